@@ -1,0 +1,561 @@
+import { createHash } from 'node:crypto';
+import { promises as fsp, type BigIntStats } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { compileExcludes, type ExcludeMatcher } from '../../shared/glob.js';
+import { withRates, type OperationProgress } from '../../shared/progress.js';
+import { formatGoTime } from '../../shared/repo/gotime.js';
+import { goModeFromPosix } from '../../shared/repo/gomode.js';
+import { encodeTree } from '../../shared/repo/tree.js';
+import type { Id, NodeType, Snapshot, SnapshotJSON, SnapshotSummary, TreeNode } from '../../shared/repo/types.js';
+import { hexToBytes } from '../../shared/repo/pack.js';
+import { CHUNK_MIN_SIZE } from '../../shared/chunker/index.js';
+import { sealBlob, type CompressionMode } from '../../workers/engine/blob.js';
+import { KnownBlobSet } from '../../workers/engine/known-set.js';
+import { PackWriter, DEFAULT_PACK_SIZE } from '../../workers/engine/pack-writer.js';
+import type { BackupFilesReply, WirePack } from '../../workers/engine-messages.js';
+import { OperationCancelledError } from './errors.js';
+import { RepositoryLock } from './lock.js';
+import { PackUploader, type PendingPack } from './pack-uploader.js';
+import { PROGRAM_VERSION, type Repository } from './repository.js';
+import { EngineWorkerPool, defaultWorkerCount } from './worker-pool.js';
+
+export interface BackupOptions {
+  /** Files and folders to back up; stored as absolute paths like restic. */
+  paths: string[];
+  tags?: string[];
+  hostname?: string;
+  /** Snapshot time in nanoseconds since the epoch (default: now). */
+  time?: bigint;
+  excludes?: string[];
+  /** Parent snapshot ID; default: the latest snapshot with the same host and paths. Null: none. */
+  parent?: Id | null;
+  /** Full mode: re-read and re-hash every file even when it looks unchanged (still deduplicated). */
+  full?: boolean;
+  /** Engine worker threads (chunking, hashing, compression, encryption). */
+  workers?: number;
+  /** Parallel pack uploads. */
+  uploadConnections?: number;
+  compression?: CompressionMode;
+  packSize?: number;
+  onProgress?: (p: OperationProgress) => void;
+  signal?: AbortSignal;
+}
+
+/** A file or folder that could not be backed up, and why. */
+export interface BackupError {
+  path: string;
+  message: string;
+}
+
+export interface BackupResult {
+  snapshot: Snapshot;
+  /** True when some files could not be read; they are listed in `errors` and absent from the snapshot. */
+  partial: boolean;
+  errors: BackupError[];
+  summary: SnapshotSummary;
+  parent?: Id;
+}
+
+interface FileEntry {
+  kind: 'file';
+  name: string;
+  path: string;
+  stat: BigIntStats;
+  node: TreeNode;
+  parentNode?: TreeNode;
+  failed?: boolean;
+}
+interface OtherEntry {
+  kind: 'other';
+  name: string;
+  path: string;
+  node: TreeNode;
+}
+interface DirEntry {
+  kind: 'dir';
+  name: string;
+  path: string;
+  /** Undefined only for the virtual root. */
+  stat?: BigIntStats;
+  children: Map<string, Entry>;
+  parentNode?: TreeNode;
+}
+type Entry = FileEntry | OtherEntry | DirEntry;
+
+const PROGRESS_INTERVAL_MS = 200;
+const BATCH_BYTES = 4 * 1024 * 1024;
+const BATCH_FILES = 256;
+
+/**
+ * Backs up `paths` into `repo` and writes a snapshot. The main thread walks
+ * the sources, skips files unchanged since the parent snapshot, and hands the
+ * rest in batches to engine workers, which read, chunk, hash, deduplicate
+ * (through a shared known-blob set), compress, encrypt and pack. Finished
+ * packs are uploaded in parallel; then index files, then the snapshot are
+ * written, in the order restic's design requires. Unreadable files are
+ * reported, left out of the snapshot, and make the result `partial`.
+ */
+export async function backup(repo: Repository, opts: BackupOptions): Promise<BackupResult> {
+  if (opts.paths.length === 0) throw new Error('paths: at least one file or folder to back up is required');
+  const started = Date.now();
+  const startNs = BigInt(started) * 1_000_000n;
+  const hostname = opts.hostname ?? os.hostname();
+  const excludes = compileExcludes(opts.excludes ?? []);
+  const sources = [...new Set(opts.paths.map((p) => path.resolve(p)))].sort();
+  for (const s of sources) {
+    try {
+      await fsp.lstat(s);
+    } catch (e) {
+      throw new Error(`paths: cannot read ${s}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+
+  const lock = await RepositoryLock.acquire(repo, { exclusive: false });
+  let pool: EngineWorkerPool | undefined;
+  try {
+    await repo.loadIndex();
+    // Resume: packs an interrupted backup uploaded but never indexed are indexed now and reused.
+    const orphans = await repo.findUnindexedPacks();
+    if (orphans.length > 0) await repo.saveIndex(orphans);
+
+    const errors: BackupError[] = [];
+    let parent: Snapshot | undefined;
+    if (opts.parent) parent = await repo.findSnapshot(opts.parent);
+    else if (opts.parent === undefined) {
+      const key = JSON.stringify(sources);
+      const all = await repo.listSnapshots(() => {});
+      parent = all.filter((s) => s.hostname === hostname && JSON.stringify([...s.paths].sort()) === key).pop();
+    }
+
+    const progress = new ProgressTracker('backup', started, opts.onProgress);
+    const root: DirEntry = { kind: 'dir', name: '', path: '/', children: new Map() };
+    const walker = new Walker(repo, excludes, errors, progress, opts.full ?? false);
+    await walker.addSources(root, sources, parent?.tree);
+    checkAborted(opts.signal);
+
+    const toRead = walker.files.filter((f) => !walker.unchanged.has(f));
+    let maxNewBlobs = 0;
+    for (const f of toRead) maxNewBlobs += Math.ceil(Number(f.stat.size) / CHUNK_MIN_SIZE) + 2;
+    const known = KnownBlobSet.create(repo.index.data.size + maxNewBlobs);
+    for (const id of repo.index.data.keys()) known.claim(hexToBytes(id));
+
+    const packSize = opts.packSize ?? DEFAULT_PACK_SIZE;
+    const workers = opts.workers ?? defaultWorkerCount();
+    const uploadConnections = opts.uploadConnections ?? 4;
+    pool = await EngineWorkerPool.start(workers, {
+      key: repo.wireKey(),
+      polynomial: repo.config.chunker_polynomial,
+      knownSet: known.buffers,
+      packSize,
+      compression: opts.compression ?? 'auto',
+    });
+    pool.onProgress = (m) => progress.addBytes(m.bytes, m.path);
+
+    // Packs reach the index in batches while the backup runs, so an interrupted run leaves indexed packs behind.
+    let unindexed: PendingPack[] = [];
+    let indexing = Promise.resolve();
+    const indexBatch = () => {
+      const batch = unindexed;
+      unindexed = [];
+      if (batch.length > 0) indexing = indexing.then(() => repo.saveIndex(batch).then(() => {}));
+    };
+    const uploader = new PackUploader(repo.target, uploadConnections, (p) => {
+      unindexed.push({ id: p.id, bytes: new Uint8Array(0), blobs: p.blobs });
+      if (unindexed.length >= 64) indexBatch();
+    });
+    const enqueuePacks = (packs: WirePack[]) => {
+      for (const p of packs) uploader.enqueue({ id: p.id, bytes: new Uint8Array(p.bytes), blobs: p.blobs });
+    };
+
+    let dataBlobs = 0;
+    progress.setPhase('reading');
+    try {
+      const inflight = new Set<Promise<void>>();
+      const maxInflight = pool.size * 2;
+      const maxBacklog = Math.max(4, uploadConnections * 2) * packSize;
+      const handle = (reply: BackupFilesReply, batch: FileEntry[]) => {
+        for (const r of reply.files) {
+          const entry = batch[r.index]!;
+          if (r.error !== undefined || !r.content) {
+            entry.failed = true;
+            errors.push({ path: entry.path, message: r.error ?? 'unreadable' });
+            progress.error();
+          } else {
+            entry.node.content = r.content;
+            entry.node.size = r.size;
+          }
+          progress.fileDone();
+        }
+        progress.added(reply.bytesAdded, reply.bytesStored);
+        dataBlobs += reply.blobsAdded;
+        enqueuePacks(reply.packs);
+      };
+      for (const batch of batches(toRead)) {
+        checkAborted(opts.signal);
+        while (inflight.size >= maxInflight) await Promise.race(inflight);
+        await uploader.waitForRoom(maxBacklog);
+        const p = pool
+          .run({ kind: 'backup-files', files: batch.map((f, index) => ({ index, path: f.path })) })
+          .then((reply) => handle(reply, batch));
+        inflight.add(p);
+        void p.finally(() => inflight.delete(p)).catch(() => {});
+      }
+      await Promise.all(inflight);
+      for (const r of await pool.broadcast({ kind: 'flush' })) enqueuePacks(r.packs);
+    } catch (e) {
+      // Keep what reached the target usable: finish uploads in flight and index them.
+      await uploader.drain().catch(() => {});
+      indexBatch();
+      await indexing.catch(() => {});
+      throw e;
+    }
+
+    // Trees, bottom-up, into their own packs.
+    progress.setPhase('finishing');
+    const trees = new TreeSaver(repo, packSize, (p) => uploader.enqueue(p));
+    const counts = { files_new: 0, files_changed: 0, files_unmodified: 0, dirs_new: 0, dirs_changed: 0, dirs_unmodified: 0 };
+    const rootTree = saveDir(root, trees, counts, walker.unchanged);
+    trees.finish();
+    await uploader.drain();
+    indexBatch();
+    await indexing;
+
+    const user = os.userInfo();
+    const endNs = BigInt(Date.now()) * 1_000_000n;
+    const summary: SnapshotSummary = {
+      backup_start: formatGoTime(startNs),
+      backup_end: formatGoTime(endNs),
+      ...counts,
+      data_blobs: dataBlobs,
+      tree_blobs: trees.added,
+      data_added: progress.bytesAdded + trees.bytesAdded,
+      data_added_packed: progress.bytesStored + trees.bytesStored,
+      total_files_processed: walker.files.length - errors.filter((e) => walker.filePaths.has(e.path)).length,
+      total_bytes_processed: walker.files.reduce((n, f) => n + (f.failed ? 0 : (f.node.size ?? 0)), 0),
+    };
+    const snap: SnapshotJSON = {
+      time: formatGoTime(opts.time ?? startNs),
+      ...(parent ? { parent: parent.id } : {}),
+      tree: rootTree,
+      paths: sources,
+      hostname,
+      username: user.username,
+      uid: user.uid,
+      gid: user.gid,
+      ...(opts.excludes?.length ? { excludes: opts.excludes } : {}),
+      ...(opts.tags?.length ? { tags: opts.tags } : {}),
+      program_version: PROGRAM_VERSION,
+      summary,
+    };
+    const id = await repo.saveJSON('snapshots', JSON.stringify(snap));
+    progress.setPhase('done');
+    const result: BackupResult = { snapshot: { ...snap, id }, partial: errors.length > 0, errors, summary };
+    if (parent) result.parent = parent.id;
+    return result;
+  } finally {
+    await pool?.close();
+    await lock.release();
+  }
+}
+
+function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new OperationCancelledError('backup');
+}
+
+/** Groups files into worker tasks: many small files per task, large files alone. */
+function* batches(files: FileEntry[]): Generator<FileEntry[]> {
+  let batch: FileEntry[] = [];
+  let bytes = 0;
+  for (const f of files) {
+    batch.push(f);
+    bytes += Number(f.stat.size);
+    if (bytes >= BATCH_BYTES || batch.length >= BATCH_FILES) {
+      yield batch;
+      batch = [];
+      bytes = 0;
+    }
+  }
+  if (batch.length > 0) yield batch;
+}
+
+/** Throttled progress reporting shared by the walker, the workers and the finisher. */
+export class ProgressTracker {
+  private p: Omit<OperationProgress, 'throughput' | 'etaMs' | 'elapsedMs'>;
+  private last = 0;
+
+  constructor(operation: OperationProgress['operation'], private readonly started: number, private readonly sink?: (p: OperationProgress) => void) {
+    this.p = { operation, phase: 'scanning', filesTotal: 0, filesDone: 0, bytesTotal: 0, bytesDone: 0, bytesAdded: 0, bytesStored: 0, errors: 0 };
+  }
+
+  get bytesAdded(): number {
+    return this.p.bytesAdded;
+  }
+  get bytesStored(): number {
+    return this.p.bytesStored;
+  }
+
+  setPhase(phase: OperationProgress['phase']): void {
+    this.p.phase = phase;
+    this.emit(true);
+  }
+  total(files: number, bytes: number): void {
+    this.p.filesTotal += files;
+    this.p.bytesTotal += bytes;
+    this.emit(false);
+  }
+  addBytes(bytes: number, file?: string): void {
+    this.p.bytesDone += bytes;
+    if (file) this.p.currentFile = file;
+    this.emit(false);
+  }
+  fileDone(file?: string): void {
+    this.p.filesDone++;
+    if (file) this.p.currentFile = file;
+    this.emit(false);
+  }
+  added(plain: number, stored: number): void {
+    this.p.bytesAdded += plain;
+    this.p.bytesStored += stored;
+  }
+  error(): void {
+    this.p.errors++;
+  }
+
+  private emit(force: boolean): void {
+    if (!this.sink) return;
+    const now = Date.now();
+    if (!force && now - this.last < PROGRESS_INTERVAL_MS) return;
+    this.last = now;
+    this.sink(withRates({ ...this.p, elapsedMs: now - this.started }));
+  }
+}
+
+const userNames = new Map<number, string>();
+function userName(uid: number): string | undefined {
+  if (!userNames.size) {
+    const me = os.userInfo();
+    userNames.set(me.uid, me.username);
+  }
+  return userNames.get(uid);
+}
+
+function nodeType(st: BigIntStats): NodeType {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'dir';
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isFIFO()) return 'fifo';
+  if (st.isSocket()) return 'socket';
+  if (st.isCharacterDevice()) return 'chardev';
+  if (st.isBlockDevice()) return 'dev';
+  return 'irregular';
+}
+
+function nodeFromStat(name: string, st: BigIntStats): TreeNode {
+  const type = nodeType(st);
+  const node: TreeNode = {
+    name,
+    type,
+    mode: goModeFromPosix(Number(st.mode)),
+    mtime: st.mtimeNs,
+    atime: st.atimeNs,
+    ctime: st.ctimeNs,
+    uid: Number(st.uid),
+    gid: Number(st.gid),
+    inode: Number(st.ino),
+    device_id: Number(st.dev),
+    links: Number(st.nlink),
+    content: null,
+  };
+  const user = userName(node.uid);
+  if (user) node.user = user;
+  if (type === 'file') {
+    node.size = Number(st.size);
+    node.content = [];
+  }
+  if (type === 'dev' || type === 'chardev') node.device = Number(st.rdev);
+  return node;
+}
+
+/** Walks the sources into an in-memory tree, matching each entry with its node in the parent snapshot. */
+class Walker {
+  readonly files: FileEntry[] = [];
+  readonly filePaths = new Set<string>();
+  readonly unchanged = new Set<FileEntry>();
+
+  constructor(
+    private readonly repo: Repository,
+    private readonly excludes: ExcludeMatcher,
+    private readonly errors: BackupError[],
+    private readonly progress: ProgressTracker,
+    private readonly full: boolean,
+  ) {}
+
+  async addSources(root: DirEntry, sources: string[], parentTree: Id | undefined): Promise<void> {
+    const rootParent = parentTree ? await this.parentChildren(parentTree) : undefined;
+    for (const src of sources) {
+      const parts = src.split(path.sep).filter(Boolean);
+      let dir = root;
+      let parentKids = rootParent;
+      let cur = '/';
+      if (parts.length === 0) {
+        // Backing up "/" itself: the root is the source.
+        await this.walkDir(root, rootParent);
+        continue;
+      }
+      for (let i = 0; i < parts.length - 1; i++) {
+        const name = parts[i]!;
+        cur = path.join(cur, name);
+        let next = dir.children.get(name);
+        const pnode = parentKids?.get(name);
+        if (!next || next.kind !== 'dir') {
+          const st = await fsp.lstat(cur, { bigint: true });
+          next = { kind: 'dir', name, path: cur, stat: st, children: new Map(), ...(pnode ? { parentNode: pnode } : {}) };
+          dir.children.set(name, next);
+        }
+        dir = next;
+        parentKids = pnode?.subtree ? await this.parentChildren(pnode.subtree) : undefined;
+      }
+      const name = parts[parts.length - 1]!;
+      await this.addEntry(dir, name, src, parentKids?.get(name));
+    }
+  }
+
+  private async parentChildren(treeId: Id): Promise<Map<string, TreeNode> | undefined> {
+    try {
+      const t = await this.repo.loadTree(treeId);
+      return new Map(t.nodes.map((n) => [n.name, n]));
+    } catch {
+      // An unreadable parent tree only costs re-reading; it is not an error of this backup.
+      return undefined;
+    }
+  }
+
+  private async addEntry(dir: DirEntry, name: string, full: string, parentNode: TreeNode | undefined): Promise<void> {
+    if (this.excludes(full)) return;
+    let st: BigIntStats;
+    try {
+      st = await fsp.lstat(full, { bigint: true });
+    } catch (e) {
+      this.errors.push({ path: full, message: (e as Error).message });
+      this.progress.error();
+      return;
+    }
+    const node = nodeFromStat(name, st);
+    if (st.isDirectory()) {
+      const d: DirEntry = { kind: 'dir', name, path: full, stat: st, children: new Map(), ...(parentNode ? { parentNode } : {}) };
+      dir.children.set(name, d);
+      await this.walkDir(d, parentNode?.type === 'dir' && parentNode.subtree ? await this.parentChildren(parentNode.subtree) : undefined);
+    } else if (st.isFile()) {
+      const f: FileEntry = { kind: 'file', name, path: full, stat: st, node, ...(parentNode ? { parentNode } : {}) };
+      dir.children.set(name, f);
+      this.files.push(f);
+      this.filePaths.add(full);
+      this.progress.total(1, Number(st.size));
+      if (!this.full && parentNode && this.isUnchanged(parentNode, st)) {
+        node.content = parentNode.content;
+        this.unchanged.add(f);
+        this.progress.addBytes(Number(st.size));
+        this.progress.fileDone();
+      }
+    } else {
+      if (st.isSymbolicLink()) {
+        try {
+          node.linktarget = await fsp.readlink(full);
+        } catch (e) {
+          this.errors.push({ path: full, message: (e as Error).message });
+          this.progress.error();
+          return;
+        }
+      }
+      dir.children.set(name, { kind: 'other', name, path: full, node });
+    }
+  }
+
+  private isUnchanged(p: TreeNode, st: BigIntStats): boolean {
+    return (
+      p.type === 'file' &&
+      p.size === Number(st.size) &&
+      p.mtime === st.mtimeNs &&
+      p.ctime === st.ctimeNs &&
+      p.inode === Number(st.ino) &&
+      Array.isArray(p.content) &&
+      p.content.every((id) => this.repo.index.has('data', id))
+    );
+  }
+
+  private async walkDir(dir: DirEntry, parentKids: Map<string, TreeNode> | undefined): Promise<void> {
+    let names: string[];
+    try {
+      names = await fsp.readdir(dir.path);
+    } catch (e) {
+      this.errors.push({ path: dir.path, message: (e as Error).message });
+      this.progress.error();
+      return;
+    }
+    names.sort();
+    for (const name of names) await this.addEntry(dir, name, path.join(dir.path, name), parentKids?.get(name));
+  }
+}
+
+/** Serialises trees, deduplicates them and packs new ones (in the main thread: trees are small). */
+class TreeSaver {
+  private writer: PackWriter;
+  private seen = new Set<Id>();
+  added = 0;
+  bytesAdded = 0;
+  bytesStored = 0;
+
+  constructor(private readonly repo: Repository, packSize: number, private readonly enqueue: (p: PendingPack) => void) {
+    this.writer = new PackWriter(repo.key, 'tree', packSize);
+  }
+
+  save(nodes: TreeNode[]): Id {
+    const json = Buffer.from(encodeTree({ nodes }), 'utf8');
+    const id = createHash('sha256').update(json).digest('hex');
+    if (this.seen.has(id) || this.repo.index.has('tree', id)) return id;
+    this.seen.add(id);
+    const sealed = sealBlob(this.repo.key, json, 'auto');
+    this.added++;
+    this.bytesAdded += json.length;
+    this.bytesStored += sealed.sealed.length;
+    const pack = this.writer.add(id, sealed.sealed, sealed.uncompressedLength);
+    if (pack) this.enqueue(pack);
+    return id;
+  }
+
+  finish(): void {
+    const pack = this.writer.finish();
+    if (pack) this.enqueue(pack);
+  }
+}
+
+const nameOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
+type Counts = Pick<SnapshotSummary, 'files_new' | 'files_changed' | 'files_unmodified' | 'dirs_new' | 'dirs_changed' | 'dirs_unmodified'>;
+
+/** Saves a directory's tree (children first) and returns its ID. Failed files are left out. */
+function saveDir(dir: DirEntry, trees: TreeSaver, counts: Counts, unchanged: Set<FileEntry>): Id {
+  const nodes: TreeNode[] = [];
+  for (const name of [...dir.children.keys()].sort(nameOrder)) {
+    const e = dir.children.get(name)!;
+    if (e.kind === 'file') {
+      if (e.failed) continue;
+      if (unchanged.has(e)) counts.files_unmodified++;
+      else if (e.parentNode) counts.files_changed++;
+      else counts.files_new++;
+      nodes.push(e.node);
+    } else if (e.kind === 'other') {
+      nodes.push(e.node);
+    } else {
+      const subtree = saveDir(e, trees, counts, unchanged);
+      const node = nodeFromStat(e.name, e.stat!);
+      node.subtree = subtree;
+      if (!e.parentNode) counts.dirs_new++;
+      else if (e.parentNode.subtree === subtree) counts.dirs_unmodified++;
+      else counts.dirs_changed++;
+      nodes.push(node);
+    }
+  }
+  return trees.save(nodes);
+}

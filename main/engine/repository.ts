@@ -1,0 +1,244 @@
+import { createHash, randomBytes } from 'node:crypto';
+import os from 'node:os';
+import { formatPolynomial, parsePolynomial, randomPolynomial } from '../../shared/chunker/index.js';
+import { decodePackHeader, type PackedBlob } from '../../shared/repo/pack.js';
+import { decodeTree } from '../../shared/repo/tree.js';
+import { parseGoTime } from '../../shared/repo/gotime.js';
+import type { BlobType, FileType, Id, IndexJSON, RepoConfig, Snapshot, SnapshotJSON, Tree } from '../../shared/repo/types.js';
+import { createKeyFile, newRandomKey, open, openKeyFile, seal, WrongPasswordError, type MasterKey } from '../../workers/crypto/crypto.js';
+import { openBlob, openUnpacked, sealUnpacked } from '../../workers/engine/blob.js';
+import type { WireKey } from '../../workers/engine-messages.js';
+import { RepositoryNotFoundError, SnapshotNotFoundError } from './errors.js';
+import { encodeIndexFiles, MasterIndex } from './master-index.js';
+import { isNotFound, loadAll, type StorageTarget } from './targets/target.js';
+
+export const PROGRAM_VERSION = 'lifeboat 0.1.0';
+
+function sha256hex(b: Uint8Array): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+/**
+ * An open restic repository (format version 1 or 2; new repositories are
+ * version 2). Holds the master key and, once loaded, the master index. All
+ * reads verify: files by their storage ID, blobs by MAC and plaintext hash.
+ */
+export class Repository {
+  readonly index = new MasterIndex();
+  private indexLoaded = false;
+
+  private constructor(
+    readonly target: StorageTarget,
+    readonly key: MasterKey,
+    readonly config: RepoConfig,
+    /** Storage ID of the key file the password opened. */
+    readonly keyId: Id,
+  ) {}
+
+  /** Creates a new, empty repository (format 2, random chunker polynomial). */
+  static async init(target: StorageTarget, password: string): Promise<Repository> {
+    if (!password) throw new Error('password: must not be empty');
+    await target.create();
+    const key = newRandomKey();
+    const config: RepoConfig = { version: 2, id: randomBytes(32).toString('hex'), chunker_polynomial: formatPolynomial(randomPolynomial()) };
+    const keyFile = await createKeyFile(password, key, { username: os.userInfo().username, hostname: os.hostname(), now: new Date() });
+    const keyId = sha256hex(keyFile.json);
+    await target.save({ type: 'keys', name: keyId }, keyFile.json);
+    // The config is encrypted but never compressed (restic design, "Unpacked Data Format").
+    await target.save({ type: 'config', name: '' }, seal(key, Buffer.from(JSON.stringify(config))));
+    return new Repository(target, key, config, keyId);
+  }
+
+  /** Opens an existing repository; throws WrongPasswordError when no key file accepts the password. */
+  static async open(target: StorageTarget, password: string): Promise<Repository> {
+    let configBytes: Buffer;
+    try {
+      configBytes = await loadAll(target, { type: 'config', name: '' });
+    } catch (e) {
+      if (isNotFound(e)) throw new RepositoryNotFoundError(target.location);
+      throw e;
+    }
+    const keys = await target.list('keys');
+    for (const k of keys) {
+      const json = await loadAll(target, { type: 'keys', name: k.name });
+      let key: MasterKey;
+      try {
+        key = await openKeyFile(password, json);
+      } catch (e) {
+        if (e instanceof WrongPasswordError) continue;
+        throw new Error(`key file ${k.name} is unreadable: ${(e as Error).message}`);
+      }
+      const config = JSON.parse(open(key, configBytes).toString('utf8')) as RepoConfig;
+      if (config.version !== 1 && config.version !== 2) {
+        throw new Error(`repository at ${target.location} has format version ${config.version}; this Lifeboat reads versions 1 and 2`);
+      }
+      parsePolynomial(config.chunker_polynomial);
+      return new Repository(target, key, config, k.name);
+    }
+    throw new WrongPasswordError();
+  }
+
+  /** The master key in the form sent to engine workers. */
+  wireKey(): WireKey {
+    return { encrypt: this.key.encrypt, macK: this.key.macK, macR: this.key.macR };
+  }
+
+  // ---- unpacked files (snapshots, index, locks)
+
+  /** Encrypts and stores a JSON document; returns its storage ID. */
+  async saveJSON(type: Exclude<FileType, 'config' | 'data' | 'keys'>, json: string): Promise<Id> {
+    const bytes = this.config.version >= 2 ? sealUnpacked(this.key, json) : seal(this.key, Buffer.from(json, 'utf8'));
+    const id = sha256hex(bytes);
+    await this.target.save({ type, name: id }, bytes);
+    return id;
+  }
+
+  /** Loads, verifies (storage ID and MAC) and decrypts a JSON document. */
+  async loadJSON<T>(type: Exclude<FileType, 'config' | 'data' | 'keys'>, id: Id): Promise<T> {
+    const bytes = await loadAll(this.target, { type, name: id });
+    const actual = sha256hex(bytes);
+    if (actual !== id) throw new Error(`${type}/${id} is damaged: its content hash is ${actual}`);
+    return JSON.parse(openUnpacked(this.key, bytes)) as T;
+  }
+
+  // ---- index
+
+  /** Loads every index file into the master index (once). */
+  async loadIndex(): Promise<MasterIndex> {
+    if (this.indexLoaded) return this.index;
+    const files = await this.target.list('index');
+    await mapLimit(files, 8, async (f) => {
+      if (this.index.files.has(f.name)) return;
+      this.index.addIndexFile(f.name, await this.loadJSON<IndexJSON>('index', f.name));
+    });
+    this.indexLoaded = true;
+    return this.index;
+  }
+
+  /** Writes index files describing `packs`, adds them to the master index, returns the new file IDs. */
+  async saveIndex(packs: readonly { id: Id; blobs: readonly PackedBlob[] }[]): Promise<Id[]> {
+    const ids: Id[] = [];
+    for (const json of encodeIndexFiles(packs)) {
+      const id = await this.saveJSON('index', json);
+      this.index.files.add(id);
+      ids.push(id);
+    }
+    for (const p of packs) if (!this.index.packs.has(p.id)) this.index.addPack(p.id, p.blobs);
+    return ids;
+  }
+
+  /** Reads and decrypts the header of a pack file. */
+  async loadPackHeader(packId: Id, size?: number): Promise<PackedBlob[]> {
+    const h = { type: 'data' as const, name: packId };
+    const fileSize = size ?? (await this.target.stat(h)).size;
+    if (fileSize < 4 + 32) throw new Error(`pack ${packId} is too short (${fileSize} bytes)`);
+    const hlen = await this.target.load(h, 4, fileSize - 4, (b) => b.readUInt32LE(0));
+    if (hlen + 4 > fileSize) throw new Error(`pack ${packId}: header length ${hlen} exceeds file size`);
+    return this.target.load(h, hlen, fileSize - 4 - hlen, (b) => decodePackHeader(open(this.key, b)));
+  }
+
+  /**
+   * Finds packs in the repository that no index mentions (left by an
+   * interrupted backup), reads their headers and returns them, so a new
+   * backup can reuse their blobs instead of uploading them again.
+   */
+  async findUnindexedPacks(): Promise<{ id: Id; blobs: PackedBlob[] }[]> {
+    await this.loadIndex();
+    const all = await this.target.list('data');
+    const found: { id: Id; blobs: PackedBlob[] }[] = [];
+    await mapLimit(
+      all.filter((p) => !this.index.packs.has(p.name)),
+      8,
+      async (p) => {
+        try {
+          found.push({ id: p.name, blobs: await this.loadPackHeader(p.name, p.size) });
+        } catch {
+          // A pack whose header cannot be read is left for check/prune to report.
+        }
+      },
+    );
+    return found;
+  }
+
+  // ---- blobs and trees
+
+  /** Loads, verifies and returns a blob's plaintext. */
+  async loadBlob(type: BlobType, id: Id): Promise<Buffer> {
+    await this.loadIndex();
+    const loc = this.index.get(type, id);
+    if (!loc) throw new Error(`${type} blob ${id} is not in the index`);
+    return this.target.load({ type: 'data', name: loc.pack }, loc.length, loc.offset, (b) => {
+      const plain = openBlob(this.key, b, loc.uncompressed_length);
+      const actual = sha256hex(plain);
+      if (actual !== id) throw new Error(`${type} blob ${id} in pack ${loc.pack} is damaged (content hash ${actual})`);
+      return plain;
+    });
+  }
+
+  async loadTree(id: Id): Promise<Tree> {
+    const plain = await this.loadBlob('tree', id);
+    try {
+      return decodeTree(plain.toString('utf8'));
+    } catch (e) {
+      throw new Error(`tree ${id}: ${(e as Error).message}`);
+    }
+  }
+
+  // ---- snapshots
+
+  /** All snapshots, oldest first. Unreadable snapshot files are reported through `onError` and skipped. */
+  async listSnapshots(onError?: (id: Id, e: Error) => void): Promise<Snapshot[]> {
+    const files = await this.target.list('snapshots');
+    const out: Snapshot[] = [];
+    await mapLimit(files, 8, async (f) => {
+      try {
+        out.push({ ...(await this.loadJSON<SnapshotJSON>('snapshots', f.name)), id: f.name });
+      } catch (e) {
+        if (onError) onError(f.name, e as Error);
+        else throw e;
+      }
+    });
+    return out.sort(compareSnapshots);
+  }
+
+  /**
+   * Resolves "latest", a full ID or a unique ID prefix to a snapshot.
+   * `filter` narrows "latest" (e.g. to a host or set of paths).
+   */
+  async findSnapshot(ref: string, filter?: (s: Snapshot) => boolean): Promise<Snapshot> {
+    const all = await this.listSnapshots();
+    if (ref === 'latest') {
+      const c = filter ? all.filter(filter) : all;
+      const s = c[c.length - 1];
+      if (!s) throw new SnapshotNotFoundError(ref);
+      return s;
+    }
+    const matches = all.filter((s) => s.id.startsWith(ref.toLowerCase()));
+    if (matches.length === 0) throw new SnapshotNotFoundError(ref);
+    if (matches.length > 1) throw new Error(`snapshot prefix ${JSON.stringify(ref)} is ambiguous (${matches.length} snapshots)`);
+    return matches[0]!;
+  }
+
+  async close(): Promise<void> {
+    await this.target.close();
+  }
+}
+
+/** Orders snapshots by time, then ID. */
+export function compareSnapshots(a: Snapshot, b: Snapshot): number {
+  const ta = parseGoTime(a.time);
+  const tb = parseGoTime(b.time);
+  return ta < tb ? -1 : ta > tb ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
+export async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i]!, i);
+    }
+  });
+  await Promise.all(runners);
+}

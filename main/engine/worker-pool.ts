@@ -1,0 +1,143 @@
+import { Worker } from 'node:worker_threads';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import os from 'node:os';
+import type { EngineMessage, EngineRequest, InitRequest, ProgressMessage, ReplyFor } from '../../workers/engine-messages.js';
+
+type RequestOf<K extends keyof ReplyFor> = Extract<EngineRequest, { kind: K }>;
+type Pending = { resolve: (r: unknown) => void; reject: (e: Error) => void; occupiesWorker?: boolean };
+
+interface Slot {
+  worker: Worker;
+  busy: boolean;
+  pending: Map<number, Pending>;
+}
+
+/** Where the engine worker's entry point is, from source (tests, tsx) or from dist. */
+function workerEntry(): { file: string; execArgv: string[] } {
+  const here = import.meta.url;
+  if (here.endsWith('.ts')) {
+    return { file: fileURLToPath(new URL('../../workers/engine-worker.ts', here)), execArgv: ['--import', 'tsx'] };
+  }
+  const file = fileURLToPath(new URL('../../workers/engine-worker.js', here));
+  if (!existsSync(file)) throw new Error(`engine worker not built (${file} missing): run npm run build`);
+  return { file, execArgv: [] };
+}
+
+/** Number of engine workers to use by default: one per core. */
+export function defaultWorkerCount(): number {
+  return Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+}
+
+/**
+ * A fixed set of engine worker threads. `run` hands a request to an idle
+ * worker (queueing when all are busy, first come first served) and resolves
+ * with its reply; `broadcast` sends one request to every worker. Progress
+ * messages go to `onProgress`. A worker that crashes fails its tasks and the
+ * pool refuses further work, so a backup never silently loses a file.
+ */
+export class EngineWorkerPool {
+  private slots: Slot[] = [];
+  private queue: { req: EngineRequest; transfer: ArrayBuffer[]; pending: Pending }[] = [];
+  private nextTaskId = 1;
+  private broken: Error | undefined;
+  onProgress: (p: ProgressMessage) => void = () => {};
+
+  private constructor() {}
+
+  static async start(count: number, init: Omit<InitRequest, 'kind' | 'taskId'>): Promise<EngineWorkerPool> {
+    const pool = new EngineWorkerPool();
+    const { file, execArgv } = workerEntry();
+    for (let i = 0; i < count; i++) {
+      const worker = new Worker(file, { execArgv });
+      const slot: Slot = { worker, busy: false, pending: new Map() };
+      worker.on('message', (m: EngineMessage) => pool.onMessage(slot, m));
+      worker.on('error', (e) => pool.fail(e));
+      worker.on('exit', (code) => {
+        if (code !== 0) pool.fail(new Error(`engine worker exited with code ${code}`));
+      });
+      pool.slots.push(slot);
+    }
+    await pool.broadcast({ kind: 'init', ...init });
+    return pool;
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  /** Number of requests waiting for a worker. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  run<K extends keyof ReplyFor>(req: Omit<RequestOf<K>, 'taskId'> & { kind: K }, transfer: ArrayBuffer[] = []): Promise<ReplyFor[K]> {
+    if (this.broken) return Promise.reject(this.broken);
+    const full = { ...req, taskId: this.nextTaskId++ } as EngineRequest;
+    return new Promise<ReplyFor[K]>((resolve, reject) => {
+      this.queue.push({ req: full, transfer, pending: { resolve: resolve as (r: unknown) => void, reject, occupiesWorker: true } });
+      this.dispatch();
+    });
+  }
+
+  /** Sends the request to every worker and collects the replies; each worker handles it after the work it already has. */
+  async broadcast<K extends keyof ReplyFor>(req: Omit<RequestOf<K>, 'taskId'> & { kind: K }): Promise<ReplyFor[K][]> {
+    return Promise.all(
+      this.slots.map(
+        (slot) =>
+          new Promise<ReplyFor[K]>((resolve, reject) => {
+            const taskId = this.nextTaskId++;
+            slot.pending.set(taskId, { resolve: resolve as (r: unknown) => void, reject });
+            slot.worker.postMessage({ ...req, taskId });
+          }),
+      ),
+    );
+  }
+
+  private dispatch(): void {
+    for (const slot of this.slots) {
+      if (this.queue.length === 0) return;
+      if (slot.busy) continue;
+      const job = this.queue.shift()!;
+      slot.busy = true;
+      slot.pending.set(job.req.taskId, job.pending);
+      slot.worker.postMessage(job.req, job.transfer);
+    }
+  }
+
+  private onMessage(slot: Slot, m: EngineMessage): void {
+    if (m.kind === 'progress') {
+      this.onProgress(m);
+      return;
+    }
+    const p = slot.pending.get(m.taskId);
+    if (!p) return;
+    slot.pending.delete(m.taskId);
+    if (p.occupiesWorker) slot.busy = false;
+    if (m.kind === 'failed') {
+      const err = new Error(m.message);
+      if (m.stack) err.stack = m.stack;
+      p.reject(err);
+    } else {
+      p.resolve(m);
+    }
+    this.dispatch();
+  }
+
+  private fail(e: Error): void {
+    if (this.broken) return;
+    this.broken = e;
+    for (const slot of this.slots) {
+      for (const p of slot.pending.values()) p.reject(e);
+      slot.pending.clear();
+    }
+    for (const q of this.queue) q.pending.reject(e);
+    this.queue = [];
+  }
+
+  async close(): Promise<void> {
+    this.broken ??= new Error('worker pool closed');
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    this.slots = [];
+  }
+}

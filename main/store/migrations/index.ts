@@ -1,0 +1,14 @@
+import type { Migration } from './types.js';
+import { migration as m001 } from './001-repositories-and-settings.js';
+
+export type { Migration } from './types.js';
+
+/**
+ * Every schema migration, oldest first. Versions run 1..N without gaps (a
+ * unit test checks this and that every `NNN-*.ts` file here is listed).
+ * Append new migrations; never reorder, renumber or edit released ones.
+ */
+export const MIGRATIONS: readonly Migration[] = Object.freeze([m001]);
+
+/** The schema version this build of Lifeboat creates and understands. */
+export const LATEST_SCHEMA_VERSION: number = MIGRATIONS.at(-1)?.version ?? 0;

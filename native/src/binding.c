@@ -1,0 +1,140 @@
+/*
+ * N-API bindings for lifeboat_native.
+ *
+ *   poly1305(key: Uint8Array(32), msg: Uint8Array): Buffer(16)
+ *   poly1305Verify(key: Uint8Array(32), msg: Uint8Array, tag: Uint8Array(16)): boolean
+ *   poly1305Impl: string   ("64x64" or "26x5")
+ *
+ * Arguments may be any Uint8Array (Buffers included), also views into larger
+ * ArrayBuffers: napi_get_typedarray_info already accounts for byteOffset.
+ * The computation is synchronous and does not keep references to the inputs.
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "poly1305.h"
+
+#define LB_CALL(env, call)                                                       \
+  do {                                                                           \
+    if ((call) != napi_ok) {                                                     \
+      const napi_extended_error_info *lb_info = NULL;                            \
+      napi_get_last_error_info((env), &lb_info);                                 \
+      napi_throw_error((env), NULL,                                              \
+                       (lb_info && lb_info->error_message) ? lb_info->error_message \
+                                                           : "N-API call failed"); \
+      return NULL;                                                               \
+    }                                                                            \
+  } while (0)
+
+/* Reads a Uint8Array argument. Returns 0 (with a pending TypeError) when the
+ * value is not a byte array or, when want >= 0, not exactly want bytes long. */
+static int lb_get_bytes(napi_env env, napi_value value, const char *name, long want,
+                        const uint8_t **data, size_t *len) {
+  bool is_typed = false;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *ptr = NULL;
+  char msg[96];
+
+  if (napi_is_typedarray(env, value, &is_typed) != napi_ok || !is_typed) {
+    snprintf(msg, sizeof msg, "%s must be a Uint8Array", name);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+    return 0;
+  }
+  if (napi_get_typedarray_info(env, value, &type, &length, &ptr, NULL, NULL) != napi_ok) {
+    napi_throw_error(env, NULL, "cannot read typed array");
+    return 0;
+  }
+  if (type != napi_uint8_array && type != napi_uint8_clamped_array && type != napi_int8_array) {
+    snprintf(msg, sizeof msg, "%s must be a Uint8Array", name);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+    return 0;
+  }
+  if (want >= 0 && length != (size_t)want) {
+    snprintf(msg, sizeof msg, "%s must be %ld bytes long (got %lu)", name, want,
+             (unsigned long)length);
+    napi_throw_range_error(env, "ERR_INVALID_ARG_VALUE", msg);
+    return 0;
+  }
+  *data = (const uint8_t *)ptr;
+  *len = length;
+  return 1;
+}
+
+static const uint8_t lb_empty[1] = {0};
+
+static napi_value lb_js_poly1305(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  const uint8_t *key, *msg;
+  size_t key_len, msg_len;
+  uint8_t tag[16];
+  void *out_data = NULL;
+  napi_value out;
+
+  LB_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "poly1305(key, msg) needs 2 arguments");
+    return NULL;
+  }
+  if (!lb_get_bytes(env, argv[0], "key", 32, &key, &key_len)) return NULL;
+  if (!lb_get_bytes(env, argv[1], "msg", -1, &msg, &msg_len)) return NULL;
+
+  lb_poly1305(tag, key, msg_len ? msg : lb_empty, msg_len);
+  LB_CALL(env, napi_create_buffer_copy(env, sizeof tag, tag, &out_data, &out));
+  return out;
+}
+
+static napi_value lb_js_poly1305_verify(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  const uint8_t *key, *msg, *tag;
+  size_t key_len, msg_len, tag_len;
+  uint8_t computed[16];
+  napi_value result;
+  int ok;
+
+  LB_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS",
+                          "poly1305Verify(key, msg, tag) needs 3 arguments");
+    return NULL;
+  }
+  if (!lb_get_bytes(env, argv[0], "key", 32, &key, &key_len)) return NULL;
+  if (!lb_get_bytes(env, argv[1], "msg", -1, &msg, &msg_len)) return NULL;
+  if (!lb_get_bytes(env, argv[2], "tag", -1, &tag, &tag_len)) return NULL;
+
+  lb_poly1305(computed, key, msg_len ? msg : lb_empty, msg_len);
+  /* A tag of the wrong length never matches; its length is public anyway. */
+  ok = tag_len == 16 && lb_tag_equal(computed, tag);
+  memset(computed, 0, sizeof computed);
+  LB_CALL(env, napi_get_boolean(env, ok != 0, &result));
+  return result;
+}
+
+static napi_value lb_init_module(napi_env env, napi_value exports) {
+  napi_value impl;
+  napi_property_descriptor props[3];
+
+  LB_CALL(env, napi_create_string_utf8(env, lb_poly1305_impl(), NAPI_AUTO_LENGTH, &impl));
+
+  memset(props, 0, sizeof props);
+  props[0].utf8name = "poly1305";
+  props[0].method = lb_js_poly1305;
+  props[0].attributes = napi_enumerable;
+  props[1].utf8name = "poly1305Verify";
+  props[1].method = lb_js_poly1305_verify;
+  props[1].attributes = napi_enumerable;
+  props[2].utf8name = "poly1305Impl";
+  props[2].value = impl;
+  props[2].attributes = napi_enumerable;
+
+  LB_CALL(env, napi_define_properties(env, exports, 3, props));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, lb_init_module)

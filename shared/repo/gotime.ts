@@ -1,0 +1,59 @@
+/**
+ * Timestamps as restic stores them: Go's `time.Time` JSON form (RFC 3339 with
+ * nanoseconds, trailing zeros trimmed, numeric offset or `Z`). We keep
+ * nanoseconds as a bigint because file mtimes carry more precision than a JS
+ * Date, and unchanged-file detection compares them exactly.
+ */
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
+
+/** Nanoseconds since the Unix epoch. */
+export type UnixNanos = bigint;
+
+const NS_PER_MS = 1_000_000n;
+
+/**
+ * Formats `ns` as RFC 3339 with nanoseconds like Go's time.Time MarshalJSON,
+ * in the zone whose offset east of UTC is `offsetMinutes` (the local zone by default).
+ */
+export function formatGoTime(ns: UnixNanos, offsetMinutes = localOffsetMinutes(ns)): string {
+  const shifted = ns + BigInt(offsetMinutes) * 60n * 1_000_000_000n;
+  let ms = shifted / NS_PER_MS;
+  let fracNs = shifted % 1_000_000_000n;
+  if (fracNs < 0n) fracNs += 1_000_000_000n;
+  // floor division for negative values
+  if (shifted < 0n && shifted % NS_PER_MS !== 0n) ms -= 1n;
+  const d = new Date(Number(ms));
+  const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+  let s = `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}T${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
+  if (fracNs !== 0n) s += '.' + fracNs.toString().padStart(9, '0').replace(/0+$/, '');
+  if (offsetMinutes === 0) return s + 'Z';
+  const sign = offsetMinutes < 0 ? '-' : '+';
+  const abs = Math.abs(offsetMinutes);
+  return `${s}${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+}
+
+/** Parses a Go/RFC 3339 timestamp to nanoseconds; throws naming the text when malformed. */
+export function parseGoTime(text: string): UnixNanos {
+  const m = RFC3339.exec(text);
+  if (!m) throw new Error(`invalid timestamp ${JSON.stringify(text)}: expected RFC 3339 like 2024-01-31T13:45:00.123456789+01:00`);
+  const [, y, mo, d, h, mi, s, frac, zone] = m as unknown as string[];
+  const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
+  let ns = BigInt(ms) * NS_PER_MS + BigInt((frac ?? '').padEnd(9, '0') || '0');
+  if (zone !== 'Z') {
+    const sign = zone!.startsWith('-') ? -1n : 1n;
+    const offMin = BigInt(Number(zone!.slice(1, 3)) * 60 + Number(zone!.slice(4, 6)));
+    ns -= sign * offMin * 60n * 1_000_000_000n;
+  }
+  return ns;
+}
+
+/** The local zone's offset east of UTC, in minutes, at the instant `ns`. */
+export function localOffsetMinutes(ns: UnixNanos): number {
+  return -new Date(Number(ns / NS_PER_MS)).getTimezoneOffset();
+}
+
+/** Milliseconds (JS Date) from nanoseconds, rounded down. */
+export function nanosToMillis(ns: UnixNanos): number {
+  return Number(ns / NS_PER_MS);
+}

@@ -1,0 +1,99 @@
+import { goQuoteInner, goUnquoteInner } from './goquote.js';
+import { formatGoTime, parseGoTime } from './gotime.js';
+import type { Tree, TreeNode, NodeType } from './types.js';
+
+/**
+ * Encodes a tree the way restic does: Go's encoding/json field order and
+ * escaping, names Go-quoted, and a trailing newline. Determinism matters:
+ * the tree's blob ID is the SHA-256 of these bytes, so identical directories
+ * deduplicate.
+ */
+export function encodeTree(tree: Tree): string {
+  const parts = tree.nodes.map(encodeNode);
+  return goEscape(`{"nodes":[${parts.join(',')}]}`) + '\n';
+}
+
+function encodeNode(n: TreeNode): string {
+  // Build in restic's struct order; omitempty fields are left out when zero.
+  const o: Record<string, unknown> = {
+    name: goQuoteInner(n.name),
+    type: n.type,
+  };
+  if (n.mode) o.mode = n.mode;
+  o.mtime = formatGoTime(n.mtime);
+  o.atime = formatGoTime(n.atime);
+  o.ctime = formatGoTime(n.ctime);
+  o.uid = n.uid;
+  o.gid = n.gid;
+  if (n.user) o.user = n.user;
+  if (n.group) o.group = n.group;
+  if (n.inode) o.inode = n.inode;
+  if (n.device_id) o.device_id = n.device_id;
+  if (n.size) o.size = n.size;
+  if (n.links) o.links = n.links;
+  if (n.linktarget) o.linktarget = n.linktarget;
+  if (n.device) o.device = n.device;
+  o.content = n.content;
+  if (n.subtree) o.subtree = n.subtree;
+  if (n.error) o.error = n.error;
+  return JSON.stringify(o);
+}
+
+/** Go's json.Marshal escapes HTML-significant characters and U+2028/2029. */
+function goEscape(json: string): string {
+  return json.replace(/[<>&\u2028\u2029]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+}
+
+const NODE_TYPES = new Set<NodeType>(['file', 'dir', 'symlink', 'dev', 'chardev', 'fifo', 'socket', 'irregular']);
+
+/** Decodes a tree blob's plaintext. Throws with the offending field on malformed input. */
+export function decodeTree(text: string): Tree {
+  const raw = JSON.parse(text) as { nodes?: unknown };
+  if (!raw || typeof raw !== 'object' || !Array.isArray(raw.nodes)) throw new Error('tree: missing "nodes" array');
+  const nodes = raw.nodes.map((r: Record<string, unknown>, i: number): TreeNode => {
+    if (typeof r.name !== 'string') throw new Error(`tree: node ${i} has no name`);
+    const type = r.type as NodeType;
+    if (!NODE_TYPES.has(type)) throw new Error(`tree: node ${JSON.stringify(r.name)} has unknown type ${JSON.stringify(r.type)}`);
+    const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
+    const time = (v: unknown) => (typeof v === 'string' ? parseGoTime(v) : 0n);
+    const node: TreeNode = {
+      name: goUnquoteInner(r.name),
+      type,
+      mode: num(r.mode) ?? 0,
+      mtime: time(r.mtime),
+      atime: time(r.atime),
+      ctime: time(r.ctime),
+      uid: num(r.uid) ?? 0,
+      gid: num(r.gid) ?? 0,
+      content: Array.isArray(r.content) ? (r.content as string[]) : null,
+    };
+    if (typeof r.user === 'string') node.user = r.user;
+    if (typeof r.group === 'string') node.group = r.group;
+    if (num(r.inode) !== undefined) node.inode = num(r.inode);
+    if (num(r.device_id) !== undefined) node.device_id = num(r.device_id);
+    if (num(r.size) !== undefined) node.size = num(r.size);
+    if (num(r.links) !== undefined) node.links = num(r.links);
+    if (typeof r.linktarget === 'string') node.linktarget = r.linktarget;
+    if (typeof r.linktarget_raw === 'string') node.linktarget = atobUtf8(r.linktarget_raw);
+    if (num(r.device) !== undefined) node.device = num(r.device);
+    if (typeof r.subtree === 'string') node.subtree = r.subtree;
+    if (typeof r.error === 'string') node.error = r.error;
+    return node;
+  });
+  return { nodes };
+}
+
+function atobUtf8(b64: string): string {
+  const bin = atob(b64);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return new TextDecoder().decode(bytes);
+}
+
+/**
+ * Validates a node name before it is used as a path component on restore: a
+ * hostile repository must not be able to escape the restore target.
+ */
+export function isSafeNodeName(name: string): boolean {
+  return name !== '' && name !== '.' && name !== '..' && !name.includes('/') && !name.includes('\0') && !name.includes('\\');
+}

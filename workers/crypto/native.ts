@@ -1,0 +1,102 @@
+/**
+ * Loader for Lifeboat's own N-API addon (`native/`, target `lifeboat_native`).
+ *
+ * The addon is built by `npm run build:native` (also run by `npm install`
+ * through the `prepare` script) into `<projectRoot>/native/build/Release/`.
+ * The project root is found by walking up from this module to the directory
+ * whose package.json is named "lifeboat", so the same code works from the
+ * sources (`workers/crypto/`) and from the compiled output
+ * (`dist/workers/crypto/`).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The functions exported by `lifeboat_native.node`. */
+export interface NativeBinding {
+  /**
+   * Raw one-time Poly1305 (RFC 8439). `key` is 32 bytes, r || s; r is clamped
+   * inside. Returns the 16-byte tag as a fresh Buffer. Views into larger
+   * buffers (non-zero byteOffset) are handled. Synchronous.
+   */
+  poly1305(key: Uint8Array, msg: Uint8Array): Buffer;
+  /**
+   * Recomputes the Poly1305 tag of `msg` and compares it with `tag` in
+   * constant time. A `tag` that is not 16 bytes long never matches.
+   */
+  poly1305Verify(key: Uint8Array, msg: Uint8Array, tag: Uint8Array): boolean;
+  /** Which limb arithmetic the build selected: "64x64" or "26x5". */
+  readonly poly1305Impl: string;
+}
+
+const ADDON_RELATIVE_PATH = path.join('native', 'build', 'Release', 'lifeboat_native.node');
+
+let cachedRoot: string | undefined;
+let cachedBinding: NativeBinding | undefined;
+
+/**
+ * Absolute path of the Lifeboat project root: the nearest ancestor of this
+ * module's directory holding a package.json with `"name": "lifeboat"`.
+ * Throws if there is none.
+ */
+export function projectRoot(): string {
+  if (cachedRoot !== undefined) return cachedRoot;
+  const start = path.dirname(fileURLToPath(import.meta.url));
+  let dir = start;
+  for (;;) {
+    const candidate = path.join(dir, 'package.json');
+    if (existsSync(candidate)) {
+      try {
+        const pkg = JSON.parse(readFileSync(candidate, 'utf8')) as { name?: unknown };
+        if (pkg.name === 'lifeboat') {
+          cachedRoot = dir;
+          return dir;
+        }
+      } catch {
+        // An unreadable or malformed package.json is not ours; keep walking.
+      }
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) {
+      throw new Error(`cannot find the lifeboat project root (no package.json named "lifeboat" above ${start})`);
+    }
+    dir = parent;
+  }
+}
+
+/** Absolute path where the compiled addon is expected. */
+export function nativeAddonPath(): string {
+  return path.join(projectRoot(), ADDON_RELATIVE_PATH);
+}
+
+/**
+ * Loads (once) and returns the native addon. Throws an Error telling the user
+ * to run `npm run build:native` when the addon has not been built or cannot be
+ * loaded (for example after a Node.js upgrade changed the ABI).
+ */
+export function loadNative(): NativeBinding {
+  if (cachedBinding !== undefined) return cachedBinding;
+  const file = nativeAddonPath();
+  if (!existsSync(file)) {
+    throw new Error(
+      `Lifeboat's native addon is missing (${file}). Build it with \`npm run build:native\` (or run \`npm install\`).`,
+    );
+  }
+  const require = createRequire(import.meta.url);
+  let binding: NativeBinding;
+  try {
+    binding = require(file) as NativeBinding;
+  } catch (err) {
+    throw new Error(
+      `Lifeboat's native addon at ${file} could not be loaded: ${(err as Error).message}. ` +
+        'Rebuild it with `npm run build:native` (or run `npm install`).',
+      { cause: err },
+    );
+  }
+  if (typeof binding.poly1305 !== 'function' || typeof binding.poly1305Verify !== 'function') {
+    throw new Error(`${file} is not Lifeboat's native addon; rebuild it with \`npm run build:native\`.`);
+  }
+  cachedBinding = binding;
+  return binding;
+}

@@ -1,0 +1,163 @@
+/**
+ * The message contract between the main thread and engine workers. Every
+ * request carries a `taskId`; the worker answers each with exactly one reply
+ * of the matching kind (or `failed`), and may send `progress` in between.
+ * ArrayBuffers in requests and replies are transferred, never shared, except
+ * the known-blob set, which is a SharedArrayBuffer by design.
+ */
+import type { PackedBlob } from '../shared/repo/pack.js';
+import type { CompressionMode } from './engine/blob.js';
+import type { KnownSetBuffers } from './engine/known-set.js';
+
+export interface WireKey {
+  encrypt: Uint8Array;
+  macK: Uint8Array;
+  macR: Uint8Array;
+}
+
+/** Sent once to each worker before any task. */
+export interface InitRequest {
+  kind: 'init';
+  taskId: number;
+  key: WireKey;
+  /** Chunker polynomial, hex as in the config (only needed for backups). */
+  polynomial?: string;
+  knownSet?: KnownSetBuffers;
+  packSize?: number;
+  compression?: CompressionMode;
+}
+
+export interface BackupFile {
+  /** Caller's handle for the file, echoed in the reply. */
+  index: number;
+  path: string;
+}
+
+/** Read, chunk, hash these files; seal and pack blobs this worker claims first. */
+export interface BackupFilesRequest {
+  kind: 'backup-files';
+  taskId: number;
+  files: BackupFile[];
+}
+
+export interface BackupFileResult {
+  index: number;
+  /** Data blob IDs in order; absent when the file could not be read. */
+  content?: string[];
+  size: number;
+  error?: string;
+}
+
+export interface WirePack {
+  id: string;
+  bytes: ArrayBuffer;
+  blobs: PackedBlob[];
+}
+
+export interface BackupFilesReply {
+  kind: 'backup-files';
+  taskId: number;
+  files: BackupFileResult[];
+  /** Packs this worker finished while processing the task. */
+  packs: WirePack[];
+  /** Plaintext bytes of blobs this worker added (new to the repository). */
+  bytesAdded: number;
+  /** Bytes those blobs take in packs (compressed and encrypted). */
+  bytesStored: number;
+  blobsAdded: number;
+}
+
+/** Finish the worker's partly filled pack, if any. */
+export interface FlushRequest {
+  kind: 'flush';
+  taskId: number;
+}
+
+export interface FlushReply {
+  kind: 'flush';
+  taskId: number;
+  packs: WirePack[];
+}
+
+export interface RestoreItem {
+  /** Absolute path of the file being restored (already created by the caller). */
+  path: string;
+  /** Where this blob's plaintext goes in the file. */
+  fileOffset: number;
+  id: string;
+  stored: ArrayBuffer;
+  uncompressedLength?: number;
+}
+
+/** Verify, decrypt, decompress and write blobs into files. */
+export interface RestoreBlobsRequest {
+  kind: 'restore-blobs';
+  taskId: number;
+  items: RestoreItem[];
+}
+
+export interface RestoreBlobsReply {
+  kind: 'restore-blobs';
+  taskId: number;
+  bytesWritten: number;
+  /** One entry per item that failed, naming the file and blob. */
+  errors: { path: string; id: string; message: string }[];
+}
+
+/** Read-data check of one whole pack. */
+export interface VerifyPackRequest {
+  kind: 'verify-pack';
+  taskId: number;
+  packId: string;
+  bytes: ArrayBuffer;
+  /** What the index says the pack holds (may be empty for unindexed packs). */
+  indexed: PackedBlob[];
+}
+
+export interface VerifyPackReply {
+  kind: 'verify-pack';
+  taskId: number;
+  packId: string;
+  errors: string[];
+  blobs: number;
+}
+
+export interface ProgressMessage {
+  kind: 'progress';
+  taskId: number;
+  bytes: number;
+  path?: string;
+}
+
+export interface InitReply {
+  kind: 'init';
+  taskId: number;
+}
+
+export interface FailedReply {
+  kind: 'failed';
+  taskId: number;
+  message: string;
+  stack?: string;
+}
+
+export type EngineRequest = InitRequest | BackupFilesRequest | FlushRequest | RestoreBlobsRequest | VerifyPackRequest;
+export type EngineReply = InitReply | BackupFilesReply | FlushReply | RestoreBlobsReply | VerifyPackReply | FailedReply;
+export type EngineMessage = EngineReply | ProgressMessage;
+
+/** The reply type for each request kind. */
+export interface ReplyFor {
+  init: InitReply;
+  'backup-files': BackupFilesReply;
+  flush: FlushReply;
+  'restore-blobs': RestoreBlobsReply;
+  'verify-pack': VerifyPackReply;
+}
+
+/** Returns an ArrayBuffer holding exactly `b`'s bytes, copying only if `b` is a view into a larger (possibly pooled) buffer. */
+export function exclusiveArrayBuffer(b: Uint8Array): ArrayBuffer {
+  if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer) return b.buffer;
+  const copy = new Uint8Array(b.byteLength);
+  copy.set(b);
+  return copy.buffer;
+}

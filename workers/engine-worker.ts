@@ -1,0 +1,228 @@
+/**
+ * Entry point of an engine worker thread: the CPU-heavy half of every long
+ * operation (chunking, hashing, compression, encryption, packing, and their
+ * inverses for restore and check). The main thread only coordinates.
+ */
+import { parentPort } from 'node:worker_threads';
+import { closeSync, constants as fsc, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { Chunker, CHUNK_MAX_SIZE, parsePolynomial } from '../shared/chunker/index.js';
+import { bytesToHex, decodePackHeader, type PackedBlob } from '../shared/repo/pack.js';
+import { open, type MasterKey } from './crypto/crypto.js';
+import { openBlob, sealBlob, type CompressionMode } from './engine/blob.js';
+import { KnownBlobSet } from './engine/known-set.js';
+import { PackWriter, DEFAULT_PACK_SIZE, type FinishedPack } from './engine/pack-writer.js';
+import {
+  exclusiveArrayBuffer,
+  type BackupFilesReply,
+  type BackupFilesRequest,
+  type BackupFileResult,
+  type EngineReply,
+  type EngineRequest,
+  type RestoreBlobsRequest,
+  type RestoreBlobsReply,
+  type VerifyPackRequest,
+  type VerifyPackReply,
+  type WirePack,
+} from './engine-messages.js';
+
+const port = parentPort;
+if (!port) throw new Error('engine-worker must run in a worker thread');
+
+interface State {
+  key: MasterKey;
+  chunker?: Chunker;
+  known?: KnownBlobSet;
+  packs?: PackWriter;
+  compression: CompressionMode;
+}
+let state: State | undefined;
+
+// Read buffer: room for one maximal chunk plus a full read behind it.
+const READ_SIZE = 4 * 1024 * 1024;
+let readBuf: Buffer | undefined;
+const PROGRESS_EVERY = 4 * 1024 * 1024;
+
+function wirePacks(packs: FinishedPack[], transfer: ArrayBuffer[]): WirePack[] {
+  return packs.map((p) => {
+    const bytes = exclusiveArrayBuffer(p.bytes);
+    transfer.push(bytes);
+    return { id: p.id, bytes, blobs: p.blobs };
+  });
+}
+
+function backupFiles(req: BackupFilesRequest): { reply: BackupFilesReply; transfer: ArrayBuffer[] } {
+  const s = state!;
+  if (!s.chunker || !s.known || !s.packs) throw new Error('worker not initialised for backup');
+  const chunker = s.chunker;
+  const known = s.known;
+  const packWriter = s.packs;
+  readBuf ??= Buffer.allocUnsafe(CHUNK_MAX_SIZE + READ_SIZE);
+  const buf = readBuf;
+  const finished: FinishedPack[] = [];
+  const files: BackupFileResult[] = [];
+  let bytesAdded = 0;
+  let bytesStored = 0;
+  let blobsAdded = 0;
+  let sinceProgress = 0;
+
+  const storeChunk = (chunk: Buffer, content: string[]) => {
+    const digest = createHash('sha256').update(chunk).digest();
+    const id = bytesToHex(digest);
+    content.push(id);
+    if (!known.claim(digest)) return;
+    const sealed = sealBlob(s.key, chunk, s.compression);
+    bytesAdded += chunk.length;
+    bytesStored += sealed.sealed.length;
+    blobsAdded++;
+    const pack = packWriter.add(id, sealed.sealed, sealed.uncompressedLength);
+    if (pack) finished.push(pack);
+  };
+
+  for (const f of req.files) {
+    let fd = -1;
+    let total = 0;
+    const content: string[] = [];
+    try {
+      fd = openSync(f.path, fsc.O_RDONLY | (fsc.O_NOFOLLOW ?? 0));
+      if (!fstatSync(fd).isFile()) throw new Error('not a regular file any more');
+      chunker.reset();
+      let start = 0; // start of the current chunk in buf
+      let end = 0; // bytes of buf filled
+      for (;;) {
+        if (buf.length - end < READ_SIZE) {
+          buf.copy(buf, 0, start, end);
+          end -= start;
+          start = 0;
+        }
+        const n = readSync(fd, buf, end, buf.length - end, null);
+        if (n === 0) break;
+        const cuts = chunker.scan(buf.subarray(end, end + n));
+        for (const cut of cuts) {
+          storeChunk(buf.subarray(start, end + cut), content);
+          start = end + cut;
+        }
+        end += n;
+        total += n;
+        sinceProgress += n;
+        if (sinceProgress >= PROGRESS_EVERY) {
+          port!.postMessage({ kind: 'progress', taskId: req.taskId, bytes: sinceProgress, path: f.path });
+          sinceProgress = 0;
+        }
+      }
+      if (end > start) storeChunk(buf.subarray(start, end), content);
+      files.push({ index: f.index, content, size: total });
+    } catch (e) {
+      files.push({ index: f.index, size: total, error: (e as Error).message });
+    } finally {
+      if (fd >= 0) closeSync(fd);
+    }
+  }
+  if (sinceProgress > 0) port!.postMessage({ kind: 'progress', taskId: req.taskId, bytes: sinceProgress });
+  const transfer: ArrayBuffer[] = [];
+  return {
+    reply: { kind: 'backup-files', taskId: req.taskId, files, packs: wirePacks(finished, transfer), bytesAdded, bytesStored, blobsAdded },
+    transfer,
+  };
+}
+
+function restoreBlobs(req: RestoreBlobsRequest): RestoreBlobsReply {
+  const s = state!;
+  let bytesWritten = 0;
+  const errors: RestoreBlobsReply['errors'] = [];
+  for (const item of req.items) {
+    let fd = -1;
+    try {
+      const plain = openBlob(s.key, new Uint8Array(item.stored), item.uncompressedLength);
+      const id = createHash('sha256').update(plain).digest('hex');
+      if (id !== item.id) throw new Error(`blob content does not match its ID (got ${id})`);
+      // O_NOFOLLOW: never write through a symlink planted where a file should be.
+      fd = openSync(item.path, fsc.O_WRONLY | (fsc.O_NOFOLLOW ?? 0));
+      let off = 0;
+      while (off < plain.length) off += writeSync(fd, plain, off, plain.length - off, item.fileOffset + off);
+      bytesWritten += plain.length;
+    } catch (e) {
+      errors.push({ path: item.path, id: item.id, message: (e as Error).message });
+    } finally {
+      if (fd >= 0) closeSync(fd);
+    }
+  }
+  return { kind: 'restore-blobs', taskId: req.taskId, bytesWritten, errors };
+}
+
+function verifyPack(req: VerifyPackRequest): VerifyPackReply {
+  const s = state!;
+  const bytes = Buffer.from(req.bytes);
+  const errors: string[] = [];
+  const where = `pack ${req.packId}`;
+  const actual = createHash('sha256').update(bytes).digest('hex');
+  if (actual !== req.packId) errors.push(`${where}: content hash is ${actual}, file is damaged`);
+  let header: PackedBlob[] = [];
+  try {
+    if (bytes.length < 4) throw new Error('file too short for a pack');
+    const hlen = bytes.readUInt32LE(bytes.length - 4);
+    if (hlen + 4 > bytes.length) throw new Error(`header length ${hlen} exceeds file size ${bytes.length}`);
+    header = decodePackHeader(open(s.key, bytes.subarray(bytes.length - 4 - hlen, bytes.length - 4)));
+    const blobsEnd = header.reduce((n, b) => n + b.length, 0);
+    if (blobsEnd + hlen + 4 !== bytes.length) errors.push(`${where}: header describes ${blobsEnd} bytes of blobs, file holds ${bytes.length - hlen - 4}`);
+  } catch (e) {
+    errors.push(`${where}: header unreadable: ${(e as Error).message}`);
+  }
+  const byId = new Map(header.map((b) => [b.id, b]));
+  for (const want of req.indexed) {
+    const got = byId.get(want.id);
+    if (!got || got.offset !== want.offset || got.length !== want.length) {
+      errors.push(`${where}: blob ${want.id} is in the index but not at that place in the pack header`);
+    }
+  }
+  for (const b of header) {
+    try {
+      if (b.offset + b.length > bytes.length) throw new Error('extends past end of pack');
+      const plain = openBlob(s.key, bytes.subarray(b.offset, b.offset + b.length), b.uncompressedLength);
+      const id = createHash('sha256').update(plain).digest('hex');
+      if (id !== b.id) throw new Error(`content hash is ${id}`);
+    } catch (e) {
+      errors.push(`${where}: ${b.type} blob ${b.id} at offset ${b.offset}: ${(e as Error).message}`);
+    }
+  }
+  return { kind: 'verify-pack', taskId: req.taskId, packId: req.packId, errors, blobs: header.length };
+}
+
+port.on('message', (req: EngineRequest) => {
+  try {
+    let reply: EngineReply;
+    let transfer: ArrayBuffer[] = [];
+    switch (req.kind) {
+      case 'init': {
+        const key: MasterKey = { encrypt: Buffer.from(req.key.encrypt), macK: Buffer.from(req.key.macK), macR: Buffer.from(req.key.macR) };
+        const compression = req.compression ?? 'auto';
+        state = { key, compression };
+        if (req.polynomial) state.chunker = new Chunker(parsePolynomial(req.polynomial));
+        if (req.knownSet) state.known = new KnownBlobSet(req.knownSet);
+        state.packs = new PackWriter(key, 'data', req.packSize ?? DEFAULT_PACK_SIZE);
+        reply = { kind: 'init', taskId: req.taskId };
+        break;
+      }
+      case 'backup-files':
+        ({ reply, transfer } = backupFiles(req));
+        break;
+      case 'flush': {
+        const p = state?.packs?.finish();
+        reply = { kind: 'flush', taskId: req.taskId, packs: wirePacks(p ? [p] : [], transfer) };
+        break;
+      }
+      case 'restore-blobs':
+        reply = restoreBlobs(req);
+        break;
+      case 'verify-pack':
+        reply = verifyPack(req);
+        break;
+      default:
+        throw new Error(`unknown request ${(req as { kind: string }).kind}`);
+    }
+    port.postMessage(reply, transfer);
+  } catch (e) {
+    const err = e as Error;
+    port.postMessage({ kind: 'failed', taskId: req.taskId, message: err.message, stack: err.stack });
+  }
+});

@@ -1,0 +1,76 @@
+import { Compressor, decompress } from 'zstd-napi';
+import { open, seal, type MasterKey } from '../crypto/crypto.js';
+
+/** How blobs are compressed: restic's `--compression auto|off|max`. */
+export type CompressionMode = 'auto' | 'off' | 'max';
+
+/** A blob ready to be appended to a pack. */
+export interface SealedBlob {
+  sealed: Buffer;
+  /** Plaintext length when stored compressed; undefined when stored as is. */
+  uncompressedLength?: number;
+}
+
+let compressors: Partial<Record<CompressionMode, Compressor>> = {};
+
+function compressor(mode: CompressionMode): Compressor {
+  let c = compressors[mode];
+  if (!c) {
+    c = new Compressor();
+    // restic's "auto" is zstd's default speed (level 3); "max" its best.
+    c.setParameters({ compressionLevel: mode === 'max' ? 19 : 3 });
+    compressors = { ...compressors, [mode]: c };
+  }
+  return c;
+}
+
+/**
+ * Compresses (unless `mode` is off or it would not shrink the blob) and
+ * encrypts one blob's plaintext. Empty blobs are never compressed, as in restic.
+ */
+export function sealBlob(key: MasterKey, plaintext: Uint8Array, mode: CompressionMode): SealedBlob {
+  if (mode !== 'off' && plaintext.length > 0) {
+    const z = compressor(mode).compress(plaintext);
+    if (z.length < plaintext.length) return { sealed: seal(key, z), uncompressedLength: plaintext.length };
+  }
+  return { sealed: seal(key, plaintext) };
+}
+
+/**
+ * Verifies and decrypts one stored blob, decompressing when `uncompressedLength`
+ * says it is compressed. Throws IntegrityError on a bad MAC, and an Error when
+ * the decompressed length disagrees with the index.
+ */
+export function openBlob(key: MasterKey, stored: Uint8Array, uncompressedLength: number | undefined): Buffer {
+  const plain = open(key, stored);
+  if (uncompressedLength === undefined) return plain;
+  const out = decompress(plain);
+  if (out.length !== uncompressedLength) {
+    throw new Error(`blob decompressed to ${out.length} bytes, index says ${uncompressedLength}`);
+  }
+  return out;
+}
+
+/**
+ * Encodes an "unpacked" file (index, snapshot, lock) for repository format 2:
+ * a version byte 2 followed by zstd-compressed JSON; then encrypts it.
+ */
+export function sealUnpacked(key: MasterKey, json: string): Buffer {
+  const z = compressor('auto').compress(Buffer.from(json, 'utf8'));
+  const plain = Buffer.allocUnsafe(1 + z.length);
+  plain[0] = 2;
+  z.copy(plain, 1);
+  return seal(key, plain);
+}
+
+/**
+ * Decrypts an unpacked file and returns its JSON text. Accepts format 1
+ * (plain JSON starting with `{` or `[`) and format 2 (version byte 2 + zstd).
+ */
+export function openUnpacked(key: MasterKey, stored: Uint8Array): string {
+  const plain = open(key, stored);
+  const v = plain[0];
+  if (v === 0x7b || v === 0x5b) return plain.toString('utf8');
+  if (v === 2) return decompress(plain.subarray(1)).toString('utf8');
+  throw new Error(`unsupported encoding version ${v} in repository file`);
+}
