@@ -89,7 +89,7 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
         unsafe.add(p);
         continue;
       }
-      if (!isSafeNodeName(node.name)) {
+      if (!isSafeNodeName(node.name, { windows: process.platform === 'win32' })) {
         errors.push({ path: p, message: `refused: unsafe name ${JSON.stringify(node.name)} would escape the target` });
         unsafe.add(p);
         continue;

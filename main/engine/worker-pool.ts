@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import type { EngineMessage, EngineRequest, InitRequest, ProgressMessage, ReplyFor } from '../../workers/engine-messages.js';
 
@@ -13,15 +14,22 @@ interface Slot {
   pending: Map<number, Pending>;
 }
 
-/** Where the engine worker's entry point is, from source (tests, tsx) or from dist. */
-function workerEntry(): { file: string; execArgv: string[] } {
+/**
+ * How to start an engine worker: from dist (compiled JavaScript), or, when
+ * this module itself runs from TypeScript sources (tests, development), via
+ * a small bootstrap that registers the tsx loader inside the worker first.
+ */
+function workerSpec(): { entry: string | URL; eval: boolean } {
   const here = import.meta.url;
   if (here.endsWith('.ts')) {
-    return { file: fileURLToPath(new URL('../../workers/engine-worker.ts', here)), execArgv: ['--import', 'tsx'] };
+    const api = pathToFileURL(createRequire(here).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
+    const file = new URL('../../workers/engine-worker.ts', here).href;
+    const code = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(file)}); })`;
+    return { entry: code, eval: true };
   }
   const file = fileURLToPath(new URL('../../workers/engine-worker.js', here));
   if (!existsSync(file)) throw new Error(`engine worker not built (${file} missing): run npm run build`);
-  return { file, execArgv: [] };
+  return { entry: file, eval: false };
 }
 
 /** Number of engine workers to use by default: one per core. */
@@ -47,9 +55,9 @@ export class EngineWorkerPool {
 
   static async start(count: number, init: Omit<InitRequest, 'kind' | 'taskId'>): Promise<EngineWorkerPool> {
     const pool = new EngineWorkerPool();
-    const { file, execArgv } = workerEntry();
+    const spec = workerSpec();
     for (let i = 0; i < count; i++) {
-      const worker = new Worker(file, { execArgv });
+      const worker = new Worker(spec.entry, { eval: spec.eval });
       const slot: Slot = { worker, busy: false, pending: new Map() };
       worker.on('message', (m: EngineMessage) => pool.onMessage(slot, m));
       worker.on('error', (e) => pool.fail(e));

@@ -92,8 +92,10 @@ function atobUtf8(b64: string): string {
 
 /**
  * Validates a node name before it is used as a path component on restore: a
- * hostile repository must not be able to escape the restore target.
+ * hostile repository must not be able to escape the restore target. A
+ * backslash is an ordinary character on POSIX but a separator on Windows.
  */
-export function isSafeNodeName(name: string): boolean {
-  return name !== '' && name !== '.' && name !== '..' && !name.includes('/') && !name.includes('\0') && !name.includes('\\');
+export function isSafeNodeName(name: string, opts: { windows?: boolean } = {}): boolean {
+  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) return false;
+  return !(opts.windows && (name.includes('\\') || /^[a-zA-Z]:/.test(name)));
 }

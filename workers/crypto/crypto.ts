@@ -193,23 +193,63 @@ function freshIv(): Buffer {
 }
 
 /**
+ * Inputs are run through AES-CTR in pieces of this size. node:crypto's
+ * update() allocates its output twice (with one spare byte, then trimmed by a
+ * copy); for large inputs those are fresh mmap()ed regions whose page faults
+ * cost more than the AES itself. Pieces this small are served from malloc's
+ * reusable heap instead.
+ */
+const CTR_PIECE = 32 * 1024;
+
+/** True when `a` and `b` share memory but do not start at the same byte. */
+function overlapsInexactly(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.buffer !== b.buffer || a.length === 0 || b.length === 0) return false;
+  const aStart = a.byteOffset;
+  const bStart = b.byteOffset;
+  if (aStart === bStart) return false;
+  return aStart < bStart + b.length && bStart < aStart + a.length;
+}
+
+/** AES-256-CTR of `input` under `key` / initial counter `iv`, written to `out` at `outOffset`. */
+function ctrInto(key: Uint8Array, iv: Uint8Array, input: Uint8Array, out: Uint8Array, outOffset: number): void {
+  const cipher = createCipheriv('aes-256-ctr', key, iv);
+  const target = out.subarray(outOffset, outOffset + input.length);
+  if (input.length <= CTR_PIECE || overlapsInexactly(input, target)) {
+    out.set(cipher.update(input), outOffset);
+    return;
+  }
+  // Exact aliasing (in place) is fine piecewise: each piece is read before it is overwritten.
+  for (let pos = 0; pos < input.length; pos += CTR_PIECE) {
+    out.set(cipher.update(input.subarray(pos, pos + CTR_PIECE)), outOffset + pos);
+  }
+}
+
+/**
  * Encrypts and authenticates `plaintext` into `out` starting at `offset`,
  * writing IV || ciphertext || MAC (`plaintext.length + CIPHERTEXT_OVERHEAD`
  * bytes) with a fresh random IV. Returns the number of bytes written.
- * `out` may overlap `plaintext` (the ciphertext is produced before anything
- * is written). Throws RangeError when `out` is too small.
+ * With a reused `out` this allocates no large buffers. `out` may overlap
+ * `plaintext` in any way (sealing in place means plaintext at
+ * `out[offset + 16]`). Throws RangeError when `out` is too small.
  */
 export function sealInto(key: MasterKey, plaintext: Uint8Array, out: Uint8Array, offset = 0): number {
-  const total = plaintext.length + CIPHERTEXT_OVERHEAD;
+  const n = plaintext.length;
+  const total = n + CIPHERTEXT_OVERHEAD;
   if (!Number.isInteger(offset) || offset < 0 || offset + total > out.length) {
     throw new RangeError(`sealInto: need ${total} bytes at offset ${offset}, output has ${out.length}`);
   }
   const iv = freshIv();
-  const ciphertext = createCipheriv('aes-256-ctr', key.encrypt, iv).update(plaintext);
-  const mac = macPoly1305Aes(key, iv, ciphertext);
+  const ctStart = offset + IV_SIZE;
+  if (overlapsInexactly(plaintext, out.subarray(ctStart, ctStart + n)) || overlapsInexactly(plaintext, out.subarray(offset, ctStart))) {
+    // Writing IV or ciphertext would clobber plaintext not yet read: encrypt to a temporary first.
+    const ciphertext = createCipheriv('aes-256-ctr', key.encrypt, iv).update(plaintext);
+    out.set(ciphertext, ctStart);
+  } else {
+    ctrInto(key.encrypt, iv, plaintext, out, ctStart);
+  }
   out.set(iv, offset);
-  out.set(ciphertext, offset + IV_SIZE);
-  out.set(mac, offset + IV_SIZE + ciphertext.length);
+  const ciphertext = out.subarray(ctStart, ctStart + n);
+  out.set(macPoly1305Aes(key, iv, ciphertext), ctStart + n);
   return total;
 }
 
@@ -224,6 +264,37 @@ export function seal(key: MasterKey, plaintext: Uint8Array): Buffer {
   return out;
 }
 
+/** Splits a sealed object, throwing IntegrityError unless the MAC verifies. */
+function verifySealed(key: MasterKey, sealed: Uint8Array): { iv: Uint8Array; ciphertext: Uint8Array } {
+  if (sealed.length < CIPHERTEXT_OVERHEAD) {
+    throw new IntegrityError('ciphertext verification failed: input shorter than IV and MAC');
+  }
+  const iv = sealed.subarray(0, IV_SIZE);
+  const ciphertext = sealed.subarray(IV_SIZE, sealed.length - MAC_SIZE);
+  const mac = sealed.subarray(sealed.length - MAC_SIZE);
+  if (isAllZero(iv)) throw new IntegrityError('ciphertext verification failed: all-zero IV');
+  if (!verifyPoly1305Aes(key, iv, ciphertext, mac)) throw new IntegrityError();
+  return { iv, ciphertext };
+}
+
+/**
+ * Like {@link open}, but writes the plaintext (`sealed.length -
+ * CIPHERTEXT_OVERHEAD` bytes) into `out` at `offset` and returns its length.
+ * `out` may overlap `sealed` (e.g. decrypting in place at `sealed[16]`).
+ * Nothing is written unless the MAC verifies. Throws RangeError when `out` is
+ * too small, IntegrityError as {@link open} does.
+ */
+export function openInto(key: MasterKey, sealed: Uint8Array, out: Uint8Array, offset = 0): number {
+  const { iv, ciphertext } = verifySealed(key, sealed);
+  const n = ciphertext.length;
+  if (!Number.isInteger(offset) || offset < 0 || offset + n > out.length) {
+    throw new RangeError(`openInto: need ${n} bytes at offset ${offset}, output has ${out.length}`);
+  }
+  // The IV may live in the region about to be overwritten: keep a copy.
+  ctrInto(key.encrypt, Buffer.from(iv), ciphertext, out, offset);
+  return n;
+}
+
 /**
  * Verifies and decrypts IV || ciphertext || MAC as written by {@link seal} or
  * restic. The MAC is checked (in constant time) before anything is
@@ -233,15 +304,10 @@ export function seal(key: MasterKey, plaintext: Uint8Array): Buffer {
  * be a view into a larger buffer and is not modified.
  */
 export function open(key: MasterKey, sealed: Uint8Array): Buffer {
-  if (sealed.length < CIPHERTEXT_OVERHEAD) {
-    throw new IntegrityError('ciphertext verification failed: input shorter than IV and MAC');
-  }
-  const iv = sealed.subarray(0, IV_SIZE);
-  const ciphertext = sealed.subarray(IV_SIZE, sealed.length - MAC_SIZE);
-  const mac = sealed.subarray(sealed.length - MAC_SIZE);
-  if (isAllZero(iv)) throw new IntegrityError('ciphertext verification failed: all-zero IV');
-  if (!verifyPoly1305Aes(key, iv, ciphertext, mac)) throw new IntegrityError();
-  return createDecipheriv('aes-256-ctr', key.encrypt, iv).update(ciphertext);
+  const { iv, ciphertext } = verifySealed(key, sealed);
+  const out = Buffer.allocUnsafe(ciphertext.length);
+  ctrInto(key.encrypt, iv, ciphertext, out, 0);
+  return out;
 }
 
 // ---------------------------------------------------------------------------

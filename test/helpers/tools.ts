@@ -1,0 +1,65 @@
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const CLI = path.join(PROJECT_ROOT, 'main/cli/lifeboat.ts');
+const TSX_LOADER = createRequire(import.meta.url).resolve('tsx');
+
+/**
+ * Fails (never skips) when a system tool the test needs is missing, saying how to install it.
+ */
+export function requireTool(tool: string, debianPackage = tool): void {
+  const r = spawnSync('sh', ['-c', `command -v ${tool}`]);
+  if (r.status !== 0) throw new Error(`${tool} is required for this test: install it with \`apt-get install -y ${debianPackage}\``);
+}
+
+export interface RunResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function result(r: SpawnSyncReturns<string>): RunResult {
+  if (r.error) throw r.error;
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Runs the real `lifeboat` CLI from the TypeScript sources in a child process. */
+export function lifeboat(args: string[], opts: { env?: Record<string, string>; cwd?: string; asUser?: number } = {}): RunResult {
+  const node = [process.execPath, '--import', TSX_LOADER, CLI, ...args];
+  const cmd = opts.asUser !== undefined ? ['setpriv', `--reuid=${opts.asUser}`, `--regid=${opts.asUser}`, '--clear-groups', ...node] : node;
+  return result(
+    spawnSync(cmd[0]!, cmd.slice(1), {
+      encoding: 'utf8',
+      cwd: opts.cwd ?? PROJECT_ROOT,
+      env: { ...process.env, LIFEBOAT_PASSWORD: '', LIFEBOAT_PASSWORD_FILE: '', LIFEBOAT_REPOSITORY: '', ...opts.env },
+      maxBuffer: 64 * 1024 * 1024,
+    }),
+  );
+}
+
+/** Runs Debian's restic with a password file. */
+export function restic(args: string[], passwordFile: string, opts: { cwd?: string } = {}): RunResult {
+  return result(
+    spawnSync('restic', ['--no-cache', '--password-file', passwordFile, ...args], { encoding: 'utf8', cwd: opts.cwd, maxBuffer: 64 * 1024 * 1024 }),
+  );
+}
+
+/** Asserts a command succeeded, with its output in the failure message. */
+export function ok(r: RunResult, what: string): RunResult {
+  if (r.status !== 0) throw new Error(`${what} exited ${r.status}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  return r;
+}
+
+/** A temporary folder removed by `dispose`; contains a password file. */
+export function scratch(prefix = 'lifeboat-test-'): { dir: string; passwordFile: string; dispose: () => void } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  chmodSync(dir, 0o755);
+  const passwordFile = path.join(dir, 'password');
+  writeFileSync(passwordFile, 'correct horse battery staple\n');
+  return { dir, passwordFile, dispose: () => rmSync(dir, { recursive: true, force: true }) };
+}
