@@ -53,6 +53,8 @@ interface ToolResult {
   firstBackup: StepResult;
   rerun: StepResult;
   restore: StepResult & { verified: RestoreCheck };
+  /** `snapshots` command: start-up, repository open (key derivation) and listing; the fixed cost in every step. */
+  snapshots: StepResult;
   repoBytes: number;
   repoFiles: number;
 }
@@ -166,6 +168,7 @@ interface Tool {
   init(repo: string): Promise<unknown>;
   backup(repo: string, source: string): Promise<RunResult>;
   restore(repo: string, target: string): Promise<RunResult>;
+  snapshots(repo: string): Promise<RunResult>;
 }
 
 function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
@@ -187,6 +190,7 @@ function lifeboatTool(passwordFile: string): Tool {
     init: (repo) => runTool('lifeboat init', process.execPath, cli(repo, 'init'), env),
     backup: (repo, source) => runTool('lifeboat backup', process.execPath, cli(repo, '--json', 'backup', source), env),
     restore: (repo, target) => runTool('lifeboat restore', process.execPath, cli(repo, '--json', 'restore', 'latest', '--target', target), env),
+    snapshots: (repo) => runTool('lifeboat snapshots', process.execPath, cli(repo, '--json', 'snapshots'), env),
   };
 }
 
@@ -199,6 +203,7 @@ function resticTool(passwordFile: string, cacheDir: string): Tool {
     init: (repo) => runTool('restic init', 'restic', cli(repo, '--quiet', 'init'), env),
     backup: (repo, source) => runTool('restic backup', 'restic', cli(repo, '--json', '--quiet', 'backup', source), env),
     restore: (repo, target) => runTool('restic restore', 'restic', cli(repo, '--quiet', 'restore', 'latest', '--target', target), env),
+    snapshots: (repo) => runTool('restic snapshots', 'restic', cli(repo, '--json', 'snapshots'), env),
   };
 }
 
@@ -303,7 +308,17 @@ async function benchTool(tool: Tool, work: string, corpus: Corpus, expected: Map
     syncDisks();
     const r = await f();
     const summary = summaryOf(r.stdout);
-    log(`  ${name.padEnd(16)} ${r.seconds.toFixed(2).padStart(8)} s  peak RSS ${(r.peakRss / MiB).toFixed(0).padStart(5)} MiB  CPU ${r.cpuSeconds.toFixed(1)} s`);
+    let detail = '';
+    if (summary && typeof summary.files_new === 'number') {
+      const inner =
+        typeof summary.total_duration === 'number'
+          ? summary.total_duration
+          : typeof summary.backup_start === 'string' && typeof summary.backup_end === 'string'
+            ? (Date.parse(summary.backup_end) - Date.parse(summary.backup_start)) / 1000
+            : undefined;
+      detail = `  files ${summary.files_new} new, ${summary.files_changed} changed, ${summary.files_unmodified} unmodified${inner !== undefined ? `; ${inner.toFixed(2)} s by its own clock` : ''}`;
+    }
+    log(`  ${name.padEnd(16)} ${r.seconds.toFixed(2).padStart(8)} s  peak RSS ${(r.peakRss / MiB).toFixed(0).padStart(5)} MiB  CPU ${r.cpuSeconds.toFixed(1)} s${detail}`);
     return { seconds: r.seconds, peakRss: r.peakRss, cpuSeconds: r.cpuSeconds, ...(summary ? { summary } : {}) };
   };
 
@@ -312,12 +327,13 @@ async function benchTool(tool: Tool, work: string, corpus: Corpus, expected: Map
   const firstBackup = await step('first backup', () => tool.backup(repo, corpus.dir));
   const rerun = await step('unchanged re-run', () => tool.backup(repo, corpus.dir));
   const restoreStep = await step('restore', () => tool.restore(repo, target));
+  const list = await step('snapshots', () => tool.snapshots(repo));
   const verified = verifyRestore(tool.name, corpus.dir, expected, target, sample);
   log(`  restore verified: ${verified.files} files, ${verified.bytes} bytes; ${verified.sampled} files byte-compared (${(verified.sampledBytes / MiB).toFixed(0)} MiB)`);
   rmSync(target, { recursive: true, force: true });
   const rs = treeStats(repo);
   log(`  repository: ${(rs.bytes / MiB).toFixed(1)} MiB in ${rs.files} files`);
-  return { tool: tool.name, version, firstBackup, rerun, restore: { ...restoreStep, verified }, repoBytes: rs.bytes, repoFiles: rs.files };
+  return { tool: tool.name, version, firstBackup, rerun, restore: { ...restoreStep, verified }, snapshots: list, repoBytes: rs.bytes, repoFiles: rs.files };
 }
 
 // ---------------------------------------------------------------- report
@@ -338,11 +354,12 @@ function goalLines(l: ToolResult, r: ToolResult): GoalLine[] {
     line('CPU time, first backup', 's', l.firstBackup.cpuSeconds, r.firstBackup.cpuSeconds),
     line('CPU time, re-run', 's', l.rerun.cpuSeconds, r.rerun.cpuSeconds),
     line('CPU time, restore', 's', l.restore.cpuSeconds, r.restore.cpuSeconds),
+    line('`snapshots` command', 's', l.snapshots.seconds, r.snapshots.seconds),
   ];
 }
 
 function formatTable(res: BenchResult): string {
-  const fmt = (v: number, unit: string) => (unit === 'MiB' && v >= 100 ? v.toFixed(0) : v.toFixed(2));
+  const fmt = (v: number, unit: string) => (unit === 'MiB' ? v.toFixed(1) : v.toFixed(2));
   const rows = res.lines.map((g) => [
     `${g.name} (${g.unit})`,
     fmt(g.lifeboat, g.unit),

@@ -15,6 +15,7 @@ import {
   masterKeyToJSON,
   newRandomKey,
   open,
+  openInto,
   openKeyFile,
   parseKeyFile,
   seal,
@@ -321,13 +322,13 @@ describe('seal / open', () => {
     expect(a.equals(b)).toBe(false);
   });
 
-  it('lays out IV || AES-256-CTR ciphertext || Poly1305-AES(ciphertext)', () => {
-    const plaintext = randomBytes(77);
+  it.each([77, 32 * 1024 + 1, 100_003])('lays out IV || AES-256-CTR ciphertext || Poly1305-AES(ciphertext) (%i bytes)', (size) => {
+    const plaintext = randomBytes(size);
     const sealed = seal(key, plaintext);
     const iv = sealed.subarray(0, 16);
-    const ct = sealed.subarray(16, 16 + 77);
+    const ct = sealed.subarray(16, 16 + size);
     expect(createCipheriv('aes-256-ctr', key.encrypt, iv).update(plaintext).equals(ct)).toBe(true);
-    expect(macPoly1305Aes(key, iv, ct).equals(sealed.subarray(16 + 77))).toBe(true);
+    expect(macPoly1305Aes(key, iv, ct).equals(sealed.subarray(16 + size))).toBe(true);
   });
 
   it('opens restic\'s known-answer ciphertext (unmasked r)', () => {
@@ -377,12 +378,31 @@ describe('seal / open', () => {
     expect(() => sealInto(key, plaintext, Buffer.alloc(plaintext.length + 31))).toThrow(RangeError);
   });
 
-  it('seals in place (output overlapping the plaintext)', () => {
-    const plaintext = randomBytes(64);
-    const buf = Buffer.alloc(64 + CIPHERTEXT_OVERHEAD);
-    plaintext.copy(buf, 16);
-    sealInto(key, buf.subarray(16, 80), buf, 0);
-    expect(open(key, buf).equals(plaintext)).toBe(true);
+  it.each([64, 100_000])('seals and opens %i bytes in place and with shifted overlap', (size) => {
+    const plaintext = randomBytes(size);
+    for (const shift of [16, 0, 40, 3]) {
+      // Plaintext placed at buf[shift]; the sealed object is written at buf[0].
+      const buf = Buffer.alloc(Math.max(shift + size, size + CIPHERTEXT_OVERHEAD));
+      plaintext.copy(buf, shift);
+      sealInto(key, buf.subarray(shift, shift + size), buf, 0);
+      const sealed = Buffer.from(buf.subarray(0, size + CIPHERTEXT_OVERHEAD));
+      expect(open(key, sealed).equals(plaintext), `shift ${shift}`).toBe(true);
+    }
+    // openInto in place (plaintext over the ciphertext) and shifted back over the IV.
+    const sealed = seal(key, plaintext);
+    const inPlace = Buffer.from(sealed);
+    expect(openInto(key, inPlace, inPlace, 16)).toBe(size);
+    expect(inPlace.subarray(16, 16 + size).equals(plaintext)).toBe(true);
+    const shifted = Buffer.from(sealed);
+    openInto(key, shifted, shifted, 0);
+    expect(shifted.subarray(0, size).equals(plaintext)).toBe(true);
+    // Nothing is written when verification fails.
+    const bad = Buffer.from(sealed);
+    bad[bad.length - 1]! ^= 1;
+    const before = Buffer.from(bad);
+    expect(() => openInto(key, bad, bad, 16)).toThrow(IntegrityError);
+    expect(bad.equals(before)).toBe(true);
+    expect(() => openInto(key, sealed, Buffer.alloc(size - 1))).toThrow(RangeError);
   });
 });
 

@@ -240,13 +240,8 @@ export function sealInto(key: MasterKey, plaintext: Uint8Array, out: Uint8Array,
   }
   const iv = freshIv();
   const ctStart = offset + IV_SIZE;
-  if (overlapsInexactly(plaintext, out.subarray(ctStart, ctStart + n)) || overlapsInexactly(plaintext, out.subarray(offset, ctStart))) {
-    // Writing IV or ciphertext would clobber plaintext not yet read: encrypt to a temporary first.
-    const ciphertext = createCipheriv('aes-256-ctr', key.encrypt, iv).update(plaintext);
-    out.set(ciphertext, ctStart);
-  } else {
-    ctrInto(key.encrypt, iv, plaintext, out, ctStart);
-  }
+  // All plaintext is consumed by ctrInto before the IV and the MAC are written.
+  ctrInto(key.encrypt, iv, plaintext, out, ctStart);
   out.set(iv, offset);
   const ciphertext = out.subarray(ctStart, ctStart + n);
   out.set(macPoly1305Aes(key, iv, ciphertext), ctStart + n);
@@ -290,8 +285,8 @@ export function openInto(key: MasterKey, sealed: Uint8Array, out: Uint8Array, of
   if (!Number.isInteger(offset) || offset < 0 || offset + n > out.length) {
     throw new RangeError(`openInto: need ${n} bytes at offset ${offset}, output has ${out.length}`);
   }
-  // The IV may live in the region about to be overwritten: keep a copy.
-  ctrInto(key.encrypt, Buffer.from(iv), ciphertext, out, offset);
+  // createCipheriv copies the IV before anything is written, so out may cover it.
+  ctrInto(key.encrypt, iv, ciphertext, out, offset);
   return n;
 }
 
