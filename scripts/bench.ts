@@ -12,7 +12,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_WORK, ensureCorpus, listFiles, parseCommonArgs, PROJECT_ROOT, treeStats, type Corpus } from './corpus.js';
 
@@ -71,9 +71,12 @@ interface GoalLine {
 
 export interface BenchResult {
   date: string;
-  machine: { cores: number; cpu: string; memory: number; node: string };
+  machine: { cores: number; cpu: string; memory: number; node: string; loadBefore: number[]; loadAfter: number[] };
+  /** Each figure is the median over this many runs (tools interleaved). */
+  repeat: number;
   corpus: { sizeMb: number; seed: number; files: number; dirs: number; bytes: number; dir: string };
   tools: Record<ToolName, ToolResult>;
+  runs: Record<ToolName, ToolResult[]>;
   lines: GoalLine[];
 }
 
@@ -338,6 +341,32 @@ async function benchTool(tool: Tool, work: string, corpus: Corpus, expected: Map
 
 // ---------------------------------------------------------------- report
 
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Per-figure medians over several runs of one tool (the first run's summaries are kept). */
+function medianResult(rs: ToolResult[]): ToolResult {
+  const first = rs[0]!;
+  if (rs.length === 1) return first;
+  const stepMedian = <S extends StepResult>(pick: (r: ToolResult) => S): S => ({
+    ...pick(first),
+    seconds: median(rs.map((r) => pick(r).seconds)),
+    peakRss: median(rs.map((r) => pick(r).peakRss)),
+    cpuSeconds: median(rs.map((r) => pick(r).cpuSeconds)),
+  });
+  return {
+    ...first,
+    firstBackup: stepMedian((r) => r.firstBackup),
+    rerun: stepMedian((r) => r.rerun),
+    restore: stepMedian((r) => r.restore),
+    snapshots: stepMedian((r) => r.snapshots),
+    repoBytes: median(rs.map((r) => r.repoBytes)),
+  };
+}
+
 function goalLines(l: ToolResult, r: ToolResult): GoalLine[] {
   const line = (name: string, unit: string, a: number, b: number, goal?: number): GoalLine => {
     const ratio = b > 0 ? a / b : Number.POSITIVE_INFINITY;
@@ -376,7 +405,9 @@ function formatTable(res: BenchResult): string {
       .join('  ')
       .trimEnd();
   const c = res.corpus;
+  const load = (l: number[]) => l.map((x) => x.toFixed(1)).join(' ');
   return [
+    `date: ${res.date}; ${res.repeat > 1 ? `median of ${res.repeat} runs` : '1 run'}; load average ${load(res.machine.loadBefore)} before, ${load(res.machine.loadAfter)} after`,
     `corpus: ${c.sizeMb} MiB requested, ${c.files} files in ${c.dirs} folders, ${(c.bytes / MiB).toFixed(1)} MiB (seed ${c.seed})`,
     `machine: ${res.machine.cores} cores (${res.machine.cpu}), ${(res.machine.memory / 1024 ** 3).toFixed(0)} GiB RAM, Node ${res.machine.node}; ${res.tools.restic.version.split(' compiled')[0]}`,
     '',
@@ -392,13 +423,15 @@ async function main(): Promise<void> {
   const { sizeMb, work, seed, rest } = parseCommonArgs(process.argv.slice(2));
   let json = false;
   let keep = false;
+  let repeat = 1;
   let sample = 200;
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i]!;
     if (a === '--json') json = true;
     else if (a === '--keep') keep = true;
+    else if (a === '--repeat') repeat = Math.max(1, Math.floor(Number(rest[++i])) || 1);
     else if (a === '--sample') sample = Math.max(1, Number(rest[++i]) || 0);
-    else throw new BenchError(`unknown argument ${a} (usage: bench.ts [--size-mb N] [--work DIR] [--seed N] [--sample N] [--keep] [--json])`);
+    else throw new BenchError(`unknown argument ${a} (usage: bench.ts [--size-mb N] [--work DIR] [--seed N] [--repeat N] [--sample N] [--keep] [--json])`);
   }
 
   const entry = join(PROJECT_ROOT, 'dist', 'main', 'cli', 'lifeboat.js');
@@ -417,8 +450,17 @@ async function main(): Promise<void> {
   const cacheDir = join(work, 'restic-cache');
   rmSync(cacheDir, { recursive: true, force: true });
 
-  const lifeboat = await benchTool(lifeboatTool(passwordFile), work, corpus, expected, sample);
-  const restic = await benchTool(resticTool(passwordFile, cacheDir), work, corpus, expected, sample);
+  const loadBefore = loadavg();
+  const runs: Record<ToolName, ToolResult[]> = { lifeboat: [], restic: [] };
+  for (let i = 0; i < repeat; i++) {
+    if (repeat > 1) log(`run ${i + 1} of ${repeat}`);
+    runs.lifeboat.push(await benchTool(lifeboatTool(passwordFile), work, corpus, expected, sample));
+    rmSync(cacheDir, { recursive: true, force: true });
+    runs.restic.push(await benchTool(resticTool(passwordFile, cacheDir), work, corpus, expected, sample));
+  }
+  const loadAfter = loadavg();
+  const lifeboat = medianResult(runs.lifeboat);
+  const restic = medianResult(runs.restic);
   if (!keep) {
     for (const t of ['lifeboat', 'restic']) rmSync(join(work, `repo-${t}`), { recursive: true, force: true });
     rmSync(cacheDir, { recursive: true, force: true });
@@ -427,9 +469,11 @@ async function main(): Promise<void> {
   const m = corpus.manifest;
   const result: BenchResult = {
     date: new Date().toISOString(),
-    machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memory: totalmem(), node: process.versions.node },
+    machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memory: totalmem(), node: process.versions.node, loadBefore, loadAfter },
+    repeat,
     corpus: { sizeMb: m.sizeMb, seed: m.seed, files: m.files, dirs: m.dirs, bytes: m.bytes, dir: corpus.dir },
     tools: { lifeboat, restic },
+    runs,
     lines: goalLines(lifeboat, restic),
   };
   if (json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');

@@ -124,7 +124,7 @@ export function buildProgram(): Command {
         const s = res.summary;
         for (const e of res.errors) process.stderr.write(`error: ${e.path}: ${e.message}\n`);
         if (g.json) {
-          out(JSON.stringify({ message_type: 'summary', ...s, snapshot_id: res.snapshot.id, partial: res.partial, errors: res.errors, parent: res.parent ?? null }));
+          out(JSON.stringify({ message_type: 'summary', ...s, snapshot_id: res.snapshot.id, partial: res.partial, errors: res.errors, parent: res.parent ?? null, files_read: res.filesRead, bytes_read: res.bytesRead }));
         } else if (!g.quiet) {
           if (res.parent) out(`using parent snapshot ${res.parent.slice(0, 8)}`);
           out(`Files:       ${s.files_new} new, ${s.files_changed} changed, ${s.files_unmodified} unmodified`);

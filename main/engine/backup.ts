@@ -55,6 +55,10 @@ export interface BackupResult {
   errors: BackupError[];
   summary: SnapshotSummary;
   parent?: Id;
+  /** Files actually opened and read (unchanged files are not). */
+  filesRead: number;
+  /** Bytes actually read from sources. */
+  bytesRead: number;
 }
 
 interface FileEntry {
@@ -150,7 +154,11 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
       packSize,
       compression: opts.compression ?? 'auto',
     });
-    pool.onProgress = (m) => progress.addBytes(m.bytes, m.path);
+    let bytesRead = 0;
+    pool.onProgress = (m) => {
+      bytesRead += m.bytes;
+      progress.addBytes(m.bytes, m.path);
+    };
 
     // Packs reach the index in batches while the backup runs, so an interrupted run leaves indexed packs behind.
     let unindexed: PendingPack[] = [];
@@ -250,7 +258,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     };
     const id = await repo.saveJSON('snapshots', JSON.stringify(snap));
     progress.setPhase('done');
-    const result: BackupResult = { snapshot: { ...snap, id }, partial: errors.length > 0, errors, summary };
+    const result: BackupResult = { snapshot: { ...snap, id }, partial: errors.length > 0, errors, summary, filesRead: toRead.length, bytesRead };
     if (parent) result.parent = parent.id;
     return result;
   } finally {
@@ -475,7 +483,7 @@ class Walker {
   private isUnchanged(p: TreeNode, st: BigIntStats): boolean {
     return (
       p.type === 'file' &&
-      p.size === Number(st.size) &&
+      (p.size ?? 0) === Number(st.size) &&
       p.mtime === st.mtimeNs &&
       p.ctime === st.ctimeNs &&
       p.inode === Number(st.ino) &&
