@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'native/build/**', 'node_modules/**', 'renderer/dist/**'] },
+  { ignores: ['dist/**', 'native/build/**', 'node_modules/**', 'renderer/dist/**', 'bench-work/**', 'test-artifacts/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -13,7 +13,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { DEFAULT_WORK, ensureCorpus, listFiles, parseCommonArgs, PROJECT_ROOT, treeStats, type Corpus } from './corpus.js';
 
 const MiB = 1024 * 1024;
@@ -387,7 +388,7 @@ function goalLines(l: ToolResult, r: ToolResult): GoalLine[] {
   ];
 }
 
-function formatTable(res: BenchResult): string {
+export function formatTable(res: BenchResult): string {
   const fmt = (v: number, unit: string) => (unit === 'MiB' ? v.toFixed(1) : v.toFixed(2));
   const rows = res.lines.map((g) => [
     `${g.name} (${g.unit})`,
@@ -476,13 +477,17 @@ async function main(): Promise<void> {
     runs,
     lines: goalLines(lifeboat, restic),
   };
-  if (json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
-  else process.stdout.write('\n' + formatTable(result) + '\n');
+  if (json) {
+    log('\n' + formatTable(result));
+    process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+  } else process.stdout.write('\n' + formatTable(result) + '\n');
 }
 
-try {
-  await main();
-} catch (e) {
-  process.stderr.write(`bench: ${e instanceof BenchError ? e.message : ((e as Error).stack ?? String(e))}\n`);
-  process.exitCode = 1;
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  try {
+    await main();
+  } catch (e) {
+    process.stderr.write(`bench: ${e instanceof BenchError ? e.message : ((e as Error).stack ?? String(e))}\n`);
+    process.exitCode = 1;
+  }
 }

@@ -16,8 +16,8 @@ function componentRegex(part: string, field: string): RegExp {
     else if (c === '[') {
       const end = part.indexOf(']', i + 2);
       if (end < 0) throw new Error(`${field}: unclosed "[" in pattern ${JSON.stringify(part)}`);
-      let cls = part.slice(i + 1, end);
-      if (cls.startsWith('!') || cls.startsWith('^')) cls = '^' + cls.slice(1);
+      // As in Go's filepath.Match (which restic uses), only a leading '^' negates a class, as in JS.
+      const cls = part.slice(i + 1, end);
       re += '[' + cls.replace(/\\/g, '\\\\') + ']';
       i = end;
     } else if (c === '\\' && i + 1 < part.length) {

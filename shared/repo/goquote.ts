@@ -58,14 +58,14 @@ export function goUnquoteInner(inner: string): string {
       case 'r': bytes.push(13); break;
       case 't': bytes.push(9); break;
       case 'v': bytes.push(11); break;
-      case '\\': case '"': case "'": bytes.push(e.charCodeAt(0)); break;
+      case '\\': case '"': bytes.push(e.charCodeAt(0)); break;
       case 'x': bytes.push(hex(2)); break;
       case 'u': pushText(String.fromCodePoint(hex(4))); break;
       case 'U': pushText(String.fromCodePoint(hex(8))); break;
       default:
         if (e !== undefined && /[0-7]/.test(e)) {
           const o = inner.slice(i, i + 3);
-          if (!/^[0-7]{3}$/.test(o)) throw new Error(`malformed octal escape in name ${JSON.stringify(inner)}`);
+          if (!/^[0-7]{3}$/.test(o) || parseInt(o, 8) > 0o377) throw new Error(`malformed octal escape in name ${JSON.stringify(inner)}`);
           bytes.push(parseInt(o, 8));
           i += 2;
         } else {

@@ -38,7 +38,18 @@ export function parseGoTime(text: string): UnixNanos {
   const m = RFC3339.exec(text);
   if (!m) throw new Error(`invalid timestamp ${JSON.stringify(text)}: expected RFC 3339 like 2024-01-31T13:45:00.123456789+01:00`);
   const [, y, mo, d, h, mi, s, frac, zone] = m as unknown as string[];
-  const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
+  const year = Number(y);
+  const month = Number(mo);
+  const day = Number(d);
+  const daysInMonth = new Date(Date.UTC(2000, month, 0)).getUTCDate() - (month === 2 && !isLeap(year) ? 1 : 0);
+  if (month < 1 || month > 12) throw new Error(`invalid timestamp ${JSON.stringify(text)}: month out of range`);
+  if (day < 1 || day > daysInMonth) throw new Error(`invalid timestamp ${JSON.stringify(text)}: day out of range`);
+  if (Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) throw new Error(`invalid timestamp ${JSON.stringify(text)}: time of day out of range`);
+  // Date.UTC maps years 0-99 to 1900-1999; setUTCFullYear does not.
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  date.setUTCHours(Number(h), Number(mi), Number(s), 0);
+  const ms = date.getTime();
   let ns = BigInt(ms) * NS_PER_MS + BigInt((frac ?? '').padEnd(9, '0') || '0');
   if (zone !== 'Z') {
     const sign = zone!.startsWith('-') ? -1n : 1n;
@@ -46,6 +57,10 @@ export function parseGoTime(text: string): UnixNanos {
     ns -= sign * offMin * 60n * 1_000_000_000n;
   }
   return ns;
+}
+
+function isLeap(y: number): boolean {
+  return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
 }
 
 /** The local zone's offset east of UTC, in minutes, at the instant `ns`. */

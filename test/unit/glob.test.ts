@@ -72,8 +72,9 @@ describe('compileExcludes', () => {
   it('character classes: [abc], ranges and negation', () => {
     check(['[abc].log'], ['/x/a.log', '/x/b.log', '/c.log'], ['/x/d.log', '/x/ab.log', '/x/.log', '/x/A.log']);
     check(['v[0-9]'], ['/pkg/v1', '/pkg/v9'], ['/pkg/va', '/pkg/v10', '/pkg/v']);
-    // Negation with "!" (shell style) and "^" (Go's filepath.Match style).
-    check(['[!a].log'], ['/x/b.log', '/x/!.log', '/x/z.log'], ['/x/a.log', '/x/ab.log']);
+    // restic uses Go's filepath.Match: '^' negates a class, '!' is an ordinary character.
+    check(['[^a].log'], ['/x/b.log', '/x/!.log', '/x/z.log'], ['/x/a.log', '/x/ab.log']);
+    check(['[!a].log'], ['/x/!.log', '/x/a.log'], ['/x/b.log', '/x/z.log']);
     check(['[^a].log'], ['/x/b.log', '/x/z.log'], ['/x/a.log']);
   });
 

@@ -1,8 +1,8 @@
 /**
  * restic-compatible cryptography (repository format versions 1 and 2).
  *
- * Everything in a restic repository except the key files (and, per blob, the
- * pack files) is stored as
+ * Every file in a restic repository except the key files is stored as the
+ * following (pack files hold one such object per blob, back to back):
  *
  *     IV (16 bytes) || AES-256-CTR(encrypt key, IV, plaintext) || MAC (16 bytes)
  *
@@ -20,7 +20,7 @@
  * The Poly1305 core is Lifeboat's native addon (see `native.ts`); AES and
  * scrypt come from node:crypto.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes, scrypt, type Cipher } from 'node:crypto';
+import { createCipheriv, createHash, randomBytes, scrypt, type Cipher } from 'node:crypto';
 import os from 'node:os';
 import { loadNative, type NativeBinding } from './native.js';
 
@@ -210,7 +210,10 @@ function overlapsInexactly(a: Uint8Array, b: Uint8Array): boolean {
   return aStart < bStart + b.length && bStart < aStart + a.length;
 }
 
-/** AES-256-CTR of `input` under `key` / initial counter `iv`, written to `out` at `outOffset`. */
+/**
+ * AES-256-CTR of `input` under `key` / initial counter `iv`, written to `out`
+ * at `outOffset`. CTR is its own inverse, so this both encrypts and decrypts.
+ */
 function ctrInto(key: Uint8Array, iv: Uint8Array, input: Uint8Array, out: Uint8Array, outOffset: number): void {
   const cipher = createCipheriv('aes-256-ctr', key, iv);
   const target = out.subarray(outOffset, outOffset + input.length);
