@@ -23,14 +23,13 @@ import { scratch } from '../helpers/tools.js';
 
 let s: ReturnType<typeof scratch>;
 let src: string;
-let repo: Repository;
 const PASSWORD = 'engine test password';
 
 beforeAll(async () => {
   s = scratch();
   src = path.join(s.dir, 'src');
   makeSourceTree(src);
-  repo = await Repository.init(new LocalTarget(path.join(s.dir, 'repo')), PASSWORD);
+  await Repository.init(new LocalTarget(path.join(s.dir, 'repo')), PASSWORD);
 });
 afterAll(() => s?.dispose());
 
