@@ -15,6 +15,7 @@ import { restore } from '../engine/restore.js';
 import { walkTree } from '../engine/snapshot-walk.js';
 import { openTarget } from '../engine/targets/open-target.js';
 import { ProgressBar } from './progress-bar.js';
+import { registerPruneCommand } from './commands/prune.js';
 import { parseIntOption, parseLocalTime, repositoryLocation, repositoryPassword, UsageError, type RepoOptions } from './options.js';
 
 export const EXIT_OK = 0;
@@ -246,6 +247,8 @@ export function buildProgram(): Command {
       }
       process.exitCode = res.errors.length === 0 ? EXIT_OK : EXIT_ERROR;
     });
+
+  registerPruneCommand(program);
 
   program
     .command('unlock')

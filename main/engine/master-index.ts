@@ -8,8 +8,8 @@ import type { PackedBlob } from '../../shared/repo/pack.js';
 export class MasterIndex {
   readonly data = new Map<Id, BlobLocation>();
   readonly tree = new Map<Id, BlobLocation>();
-  /** Pack ID -> number of blobs indexed for it. */
-  readonly packs = new Map<Id, number>();
+  /** Pack ID -> every blob the index lists for it, duplicates of blobs stored elsewhere included. */
+  readonly packs = new Map<Id, PackedBlob[]>();
   /** IDs of the index files this was loaded from. */
   readonly files = new Set<Id>();
 
@@ -23,7 +23,14 @@ export class MasterIndex {
 
   /** Adds every blob of a pack. A blob already known elsewhere keeps its first location. */
   addPack(packId: Id, blobs: readonly PackedBlob[]): void {
-    this.packs.set(packId, (this.packs.get(packId) ?? 0) + blobs.length);
+    const listed = this.packs.get(packId);
+    if (listed) {
+      // The same pack in several index files: list each blob once.
+      const seen = new Set(listed.map((b) => `${b.type}:${b.id}:${b.offset}`));
+      for (const b of blobs) if (!seen.has(`${b.type}:${b.id}:${b.offset}`)) listed.push(b);
+    } else {
+      this.packs.set(packId, [...blobs]);
+    }
     for (const b of blobs) {
       const map = b.type === 'data' ? this.data : this.tree;
       if (map.has(b.id)) continue;
@@ -43,19 +50,9 @@ export class MasterIndex {
     }
   }
 
-  /** Every indexed blob of a pack (scans the whole index; used by check and prune). */
+  /** Every indexed blob of every pack, duplicates included (used by check and prune). */
   blobsByPack(): Map<Id, PackedBlob[]> {
-    const out = new Map<Id, PackedBlob[]>();
-    for (const map of [this.data, this.tree]) {
-      for (const loc of map.values()) {
-        let list = out.get(loc.pack);
-        if (!list) out.set(loc.pack, (list = []));
-        const b: PackedBlob = { id: loc.id, type: loc.type, offset: loc.offset, length: loc.length };
-        if (loc.uncompressed_length !== undefined) b.uncompressedLength = loc.uncompressed_length;
-        list.push(b);
-      }
-    }
-    return out;
+    return this.packs;
   }
 }
 

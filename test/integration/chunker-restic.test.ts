@@ -139,8 +139,11 @@ describe('Chunker against restic', () => {
     for (const [name, data] of files) {
       expect(ourBlobIds(chunker, data), name).toEqual(resticContent.get(name));
     }
-    // Sanity: the interesting files really were split into many chunks.
-    expect(resticContent.get('random.bin')!.length).toBeGreaterThan(8);
+    // Sanity: the interesting files really were split into several chunks.
+    // (Counts depend on restic's random polynomial; these bounds hold for any:
+    // 20 MiB needs >= 3 chunks of <= 8 MiB, and ~12 MiB of zero runs are cut
+    // every 512 KiB.)
+    expect(resticContent.get('random.bin')!.length).toBeGreaterThanOrEqual(3);
     expect(resticContent.get('zeros.bin')!.length).toBeGreaterThan(15);
     expect(resticContent.get('empty.bin')).toEqual([]);
     expect(resticContent.get('tiny.txt')!.length).toBe(1);
