@@ -3,7 +3,10 @@
  * first backup, unchanged re-run, full restore (verified against the corpus),
  * repository size on disk, and each step's peak RSS.
  *
- *   npm run bench -- [--size-mb 1024] [--work bench-work] [--seed 1] [--json] [--sample 200] [--keep]
+ *   npm run bench -- [--size-mb 1024] [--work bench-work] [--seed 1] [--repeat 1] [--sample 200] [--keep] [--json]
+ *
+ * With --repeat N the tools run N times, interleaved, and each figure is the median.
+ * With --json the results go to stdout as JSON and the table to stderr.
  *
  * Both tools get fresh repositories in the work folder; restic's cache goes to
  * `<work>/restic-cache` (fresh too). The page cache cannot be dropped, so the

@@ -15,8 +15,11 @@ import { restore } from '../engine/restore.js';
 import { walkTree } from '../engine/snapshot-walk.js';
 import { openTarget } from '../engine/targets/open-target.js';
 import { ProgressBar } from './progress-bar.js';
+import { registerCalendarCommand } from './commands/calendar.js';
+import { registerForgetCommand } from './commands/forget.js';
 import { registerPruneCommand } from './commands/prune.js';
-import { parseIntOption, parseLocalTime, repositoryLocation, repositoryPassword, UsageError, type RepoOptions } from './options.js';
+import { registerServiceCommands } from './commands/service.js';
+import { parseIntOption, parseLocalTime, repositoryLocation, repositoryPassword, type RepoOptions } from './options.js';
 
 export const EXIT_OK = 0;
 export const EXIT_ERROR = 1;
@@ -248,7 +251,10 @@ export function buildProgram(): Command {
       process.exitCode = res.errors.length === 0 ? EXIT_OK : EXIT_ERROR;
     });
 
+  registerForgetCommand(program);
+  registerCalendarCommand(program);
   registerPruneCommand(program);
+  registerServiceCommands(program);
 
   program
     .command('unlock')
@@ -269,11 +275,14 @@ export function buildProgram(): Command {
 
   program
     .command('start')
-    .description('start the app (desktop window, or the headless host where Electron is not installed)')
-    .action(() => {
-      throw new UsageError(
-        'the desktop app and its headless host are not part of this version yet; the engine is available through the commands listed by `lifeboat --help`',
+    .description('start the app: the desktop window where Electron is installed; otherwise the scheduler, headless')
+    .action(async (_o: unknown, cmd: Command) => {
+      process.stdout.write(
+        'lifeboat start: the desktop window and its browser UI are not built yet (Electron is not installed here either);\n' +
+          'running the scheduler headless instead (same as `lifeboat serve`). Manage jobs with `lifeboat jobs`; Ctrl+C stops.\n',
       );
+      await program.commands.find((c) => c.name() === 'serve')!.parseAsync([], { from: 'user' });
+      void cmd;
     });
 
   return program;

@@ -28,6 +28,8 @@ export interface BackupOptions {
   /** Snapshot time in nanoseconds since the epoch (default: now). */
   time?: bigint;
   excludes?: string[];
+  /** When not empty, only files matching one of these globs are backed up (folders are still walked). */
+  includes?: string[];
   /** Parent snapshot ID; default: the latest snapshot with the same host and paths. Null: none. */
   parent?: Id | null;
   /** Full mode: re-read and re-hash every file even when it looks unchanged (still deduplicated). */
@@ -106,6 +108,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
   const startNs = BigInt(started) * 1_000_000n;
   const hostname = opts.hostname ?? os.hostname();
   const excludes = compileExcludes(opts.excludes ?? []);
+  const includes = opts.includes?.length ? compileExcludes(opts.includes, 'include') : undefined;
   const sources = [...new Set(opts.paths.map((p) => path.resolve(p)))].sort();
   for (const s of sources) {
     try {
@@ -134,7 +137,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
 
     const progress = new ProgressTracker('backup', started, opts.onProgress);
     const root: DirEntry = { kind: 'dir', name: '', path: '/', children: new Map() };
-    const walker = new Walker(repo, excludes, errors, progress, opts.full ?? false);
+    const walker = new Walker(repo, excludes, includes, errors, progress, opts.full ?? false);
     await walker.addSources(root, sources, parent?.tree);
     checkAborted(opts.signal);
 
@@ -394,6 +397,7 @@ class Walker {
   constructor(
     private readonly repo: Repository,
     private readonly excludes: ExcludeMatcher,
+    private readonly includes: ExcludeMatcher | undefined,
     private readonly errors: BackupError[],
     private readonly progress: ProgressTracker,
     private readonly full: boolean,
@@ -455,6 +459,7 @@ class Walker {
       dir.children.set(name, d);
       await this.walkDir(d, parentNode?.type === 'dir' && parentNode.subtree ? await this.parentChildren(parentNode.subtree) : undefined);
     } else if (st.isFile()) {
+      if (this.includes && !this.includes(full)) return;
       const f: FileEntry = { kind: 'file', name, path: full, stat: st, node, ...(parentNode ? { parentNode } : {}) };
       dir.children.set(name, f);
       this.files.push(f);

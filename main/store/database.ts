@@ -2,7 +2,9 @@ import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { DatabaseFromTheFutureError } from './errors.js';
 import { assertValidMigrationList, migrate, readSchemaVersion } from './migrate.js';
 import { MIGRATIONS, type Migration } from './migrations/index.js';
+import { JobStore } from './jobs.js';
 import { RepositoryStore } from './repositories.js';
+import { RunStore } from './runs.js';
 import { SettingsStore } from './settings.js';
 
 /** Options for {@link openDatabase}. */
@@ -30,6 +32,13 @@ export interface LifeboatDatabase {
   readonly repositories: RepositoryStore;
   /** The `settings` table. */
   readonly settings: SettingsStore;
+  /**
+   * The `jobs` table (schema 2). Created on first use, so a database opened
+   * with an older `migrations` list (tests) works until this is touched.
+   */
+  readonly jobs: JobStore;
+  /** The `runs` table (schema 2); created on first use like {@link jobs}. */
+  readonly runs: RunStore;
   /**
    * Run `fn` in one transaction (committed when it returns, rolled back if
    * it throws) and return its result. Nested calls become savepoints. `fn`
@@ -89,12 +98,20 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): L
 
     const { to } = migrate(connection, { migrations, path });
     const now = options.now;
+    let jobs: JobStore | undefined;
+    let runs: RunStore | undefined;
     return {
       path,
       connection,
       schemaVersion: to,
       repositories: new RepositoryStore(connection, now),
       settings: new SettingsStore(connection, now),
+      get jobs(): JobStore {
+        return (jobs ??= new JobStore(connection, now));
+      },
+      get runs(): RunStore {
+        return (runs ??= new RunStore(connection, now));
+      },
       transaction: <T>(fn: () => T): T => connection.transaction(fn)(),
       close() {
         if (!connection.open) return;

@@ -1,0 +1,224 @@
+import type { Command } from 'commander';
+import { formatBytes } from '../../../shared/format.js';
+import type { JobStatus } from '../../../shared/api.js';
+import type { RunRecord } from '../../../shared/jobs.js';
+import { ValidationError } from '../../../shared/validation.js';
+import { openDatabase } from '../../store/database.js';
+import { prepareDataDir, resolveDataDir } from '../../service/data-dir.js';
+import { LifeboatService } from '../../service/service.js';
+
+interface ServiceGlobals {
+  dataDir?: string;
+  json?: boolean;
+  workers?: string;
+}
+
+/** Opens the data folder's database and a service over it; the caller closes both via the returned function. */
+async function withService<T>(cmd: Command, fn: (svc: LifeboatService, g: ServiceGlobals) => Promise<T>): Promise<T> {
+  const g = cmd.optsWithGlobals() as ServiceGlobals;
+  const { database } = prepareDataDir(resolveDataDir(g.dataDir));
+  const db = openDatabase(database);
+  const svc = new LifeboatService({ db, ...(g.workers ? { workers: Number(g.workers) } : {}) });
+  try {
+    return await fn(svc, g);
+  } finally {
+    await svc.stop();
+    db.close();
+  }
+}
+
+function print(g: ServiceGlobals, json: unknown, text: () => string): void {
+  process.stdout.write((g.json ? JSON.stringify(json) : text()) + '\n');
+}
+
+/** Parses `key=value` settings; values are JSON when they parse as JSON, text otherwise. */
+function parseSettings(pairs: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const p of pairs) {
+    const i = p.indexOf('=');
+    if (i <= 0) throw new ValidationError('set', `${JSON.stringify(p)} is not key=value`);
+    const raw = p.slice(i + 1);
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      // plain text
+    }
+    const keys = p.slice(0, i).split('.');
+    let o = out;
+    for (const k of keys.slice(0, -1)) o = (o[k] ??= {}) as Record<string, unknown>;
+    o[keys[keys.length - 1]!] = value;
+  }
+  return out;
+}
+
+async function findJob(svc: LifeboatService, ref: string): Promise<JobStatus> {
+  const all = await svc.listJobs();
+  const j = all.find((s) => s.job.name === ref || String(s.job.id) === ref);
+  if (!j) throw new ValidationError('job', `no job named ${JSON.stringify(ref)}`);
+  return j;
+}
+
+function runLine(r: RunRecord): string {
+  const when = r.startedAt ?? r.queuedAt;
+  const extra = r.status === 'skipped' || r.status === 'queued' ? ` (${r.reason ?? r.phase ?? ''})` : r.error ? ` (${r.error})` : r.snapshotId ? ` snapshot ${r.snapshotId.slice(0, 8)}, ${formatBytes(r.bytesAdded)} added` : '';
+  return `#${r.id} ${r.kind} ${r.trigger} ${when} ${r.status}${extra}`;
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** Adds `lifeboat repos ...`, `lifeboat jobs ...` and `lifeboat serve`: the service from the terminal. */
+export function registerServiceCommands(program: Command): void {
+  program.option('--data-dir <dir>', "Lifeboat's data folder (env LIFEBOAT_DATA_DIR; default: the platform's app-data folder)");
+
+  const repos = program.command('repos').description('repositories the jobs back up to');
+  repos
+    .command('add')
+    .description('register a repository (--init creates it)')
+    .argument('<name>')
+    .argument('<location>', 'folder or mounted share')
+    .requiredOption('--password-ref <ref>', 'where the password is kept: file:/path or env:NAME (never the password itself)')
+    .option('--init', 'create a new repository at the location')
+    .action(async (name: string, location: string, o: { passwordRef: string; init?: boolean }, cmd: Command) =>
+      withService(cmd, async (svc, g) => {
+        const r = await svc.addRepository({ name, location, passwordRef: o.passwordRef, create: Boolean(o.init) });
+        print(g, r, () => `repository ${r.name} (#${r.id}) at ${r.location}`);
+      }),
+    );
+  repos
+    .command('list')
+    .action(async (_o: unknown, cmd: Command) =>
+      withService(cmd, async (svc, g) => {
+        const all = await svc.listRepositories();
+        print(g, all, () => all.map((r) => `#${r.id} ${r.name} ${r.location}`).join('\n') || 'no repositories');
+      }),
+    );
+
+  const jobs = program.command('jobs').description('backup jobs and their runs');
+  jobs
+    .command('add')
+    .description('create a job')
+    .argument('<name>')
+    .requiredOption('--repository <name>', 'repository (name or id) to back up to')
+    .requiredOption('--path <path>', 'folder or file to back up (repeatable)', collect)
+    .option('--exclude <glob>', 'exclude pattern (repeatable)', collect)
+    .option('--include <glob>', 'only back up files matching (repeatable)', collect)
+    .option('--schedule <calendar>', 'systemd calendar event, e.g. "Mon..Fri 18:00" or "daily"')
+    .option('--set <key=value>', 'any other job setting, e.g. overlap=parallel, uploadWorkers=8, retention={"daily":7} (repeatable)', collect)
+    .action(async (name: string, o: { repository: string; path: string[]; exclude?: string[]; include?: string[]; schedule?: string; set?: string[] }, cmd: Command) =>
+      withService(cmd, async (svc, g) => {
+        const repo = (await svc.listRepositories()).find((r) => r.name === o.repository || String(r.id) === o.repository);
+        if (!repo) throw new ValidationError('repository', `no repository named ${JSON.stringify(o.repository)}; add it with "lifeboat repos add"`);
+        const job = await svc.createJob({
+          ...parseSettings(o.set ?? []),
+          name,
+          repositoryId: repo.id,
+          sources: { paths: o.path.map((p) => (p.startsWith('/') ? p : `${process.cwd()}/${p}`)), exclude: o.exclude ?? [], include: o.include ?? [] },
+          ...(o.schedule ? { schedule: o.schedule } : {}),
+        });
+        print(g, job, () => `job ${job.name} (#${job.id}) created`);
+      }),
+    );
+  jobs
+    .command('list')
+    .action(async (_o: unknown, cmd: Command) =>
+      withService(cmd, async (svc, g) => {
+        const all = await svc.listJobs();
+        print(g, all, () =>
+          all.map((s) => `#${s.job.id} ${s.job.name}: ${s.job.enabled ? '' : '(disabled) '}last ${s.lastRun ? s.lastRun.status : 'never'}, next ${s.nextRun ?? '-'}${s.rpo.breached ? ' RPO BREACHED' : ''}`).join('\n') || 'no jobs',
+        );
+      }),
+    );
+  jobs
+    .command('show')
+    .argument('<job>', 'name or id')
+    .action(async (ref: string, _o: unknown, cmd: Command) =>
+      withService(cmd, async (svc, g) => {
+        const s = await findJob(svc, ref);
+        print(g, s, () => [JSON.stringify(s.job, null, 2), `next run: ${s.nextRun ?? 'none'} — ${s.nextRunReason}`, `last success: ${s.lastSuccess?.endedAt ?? 'never'}`].join('\n'));
+      }),
+    );
+  jobs
+    .command('edit')
+    .argument('<job>', 'name or id')
+    .requiredOption('--set <key=value>', 'setting to change (repeatable), e.g. schedule="Sun 03:00"', collect)
+    .action(async (ref: string, o: { set: string[] }, cmd: Command) =>
+      withService(cmd, async (svc, g) => {
+        const s = await findJob(svc, ref);
+        const job = await svc.updateJob(s.job.id, parseSettings(o.set));
+        print(g, job, () => `job ${job.name} updated`);
+      }),
+    );
+  jobs
+    .command('remove')
+    .argument('<job>', 'name or id')
+    .action(async (ref: string, _o: unknown, cmd: Command) =>
+      withService(cmd, async (svc, g) => {
+        const s = await findJob(svc, ref);
+        await svc.deleteJob(s.job.id);
+        print(g, { removed: s.job.id }, () => `job ${s.job.name} removed (its snapshots stay in the repository)`);
+      }),
+    );
+  jobs
+    .command('run')
+    .description('run a job now, in the foreground, and wait for it')
+    .argument('<job>', 'name or id')
+    .option('--prune', 'run the retention policy and prune instead of a backup')
+    .action(async (ref: string, o: { prune?: boolean }, cmd: Command) =>
+      withService(cmd, async (svc, g) => {
+        const s = await findJob(svc, ref);
+        const run = await svc.runNow(s.job.id, o.prune ? 'prune' : 'backup');
+        await svc.idle();
+        const done = (await svc.listRuns({ jobId: s.job.id, limit: 10 })).find((r) => r.id === run.id)!;
+        print(g, done, () => runLine(done));
+        process.exitCode = done.status === 'success' ? 0 : done.status === 'partial' ? 3 : 1;
+      }),
+    );
+  jobs
+    .command('runs')
+    .description("a job's run history, newest first")
+    .argument('<job>', 'name or id')
+    .option('--limit <n>', 'how many', '20')
+    .action(async (ref: string, o: { limit: string }, cmd: Command) =>
+      withService(cmd, async (svc, g) => {
+        const s = await findJob(svc, ref);
+        const runs = await svc.listRuns({ jobId: s.job.id, limit: Number(o.limit) });
+        print(g, runs, () => runs.map(runLine).join('\n') || 'no runs');
+      }),
+    );
+  jobs
+    .command('log')
+    .argument('<run>', 'run id')
+    .action(async (id: string, _o: unknown, cmd: Command) =>
+      withService(cmd, async (svc) => {
+        process.stdout.write(await svc.getRunLog(Number(id)));
+      }),
+    );
+
+  program
+    .command('serve')
+    .description('run the scheduler without a window (a daemon for a box without a display)')
+    .action(async (_o: unknown, cmd: Command) => {
+      const g = cmd.optsWithGlobals() as ServiceGlobals;
+      const { dir, database } = prepareDataDir(resolveDataDir(g.dataDir));
+      const db = openDatabase(database);
+      const svc = new LifeboatService({ db, ...(g.workers ? { workers: Number(g.workers) } : {}) });
+      svc.on('runChanged', (r) => process.stdout.write(`${new Date().toISOString()} ${runLine(r)}\n`));
+      svc.start();
+      process.stdout.write(`lifeboat serve: scheduling ${(await svc.listJobs()).length} jobs from ${dir}\n`);
+      // The scheduler's timers do not hold the process open (the app embeds the service); the daemon must.
+      const keepAlive = setInterval(() => {}, 3_600_000);
+      await new Promise<void>((resolve) => {
+        const stop = (sig: string) => {
+          clearInterval(keepAlive);
+          process.stdout.write(`lifeboat serve: ${sig}: finishing uploads in flight and stopping\n`);
+          resolve();
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+      await svc.stop();
+      db.close();
+      process.stdout.write('lifeboat serve: stopped\n');
+    });
+}

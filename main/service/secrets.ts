@@ -1,0 +1,47 @@
+import { readFile } from 'node:fs/promises';
+import { ValidationError } from '../../shared/validation.js';
+
+/**
+ * Resolves a secret reference (what the database stores) to the secret
+ * (which it never stores). Supported references:
+ * - `file:/absolute/path`: a file holding the secret (a single trailing newline is dropped), like restic's --password-file;
+ * - `env:NAME`: an environment variable of the service process.
+ * The OS keychain (`keychain:`) arrives with the secrets issue.
+ * Error messages name the reference, never the secret.
+ */
+export interface SecretResolver {
+  resolve(ref: string): Promise<string>;
+}
+
+/** Validates the form of a secret reference; throws ValidationError naming `field`. */
+export function validateSecretRef(ref: unknown, field = 'passwordRef'): string {
+  if (typeof ref !== 'string' || !ref.trim()) throw new ValidationError(field, 'must name where the password is kept, e.g. file:/etc/lifeboat/nas.password');
+  const m = /^(file|env):(.+)$/.exec(ref);
+  if (!m) throw new ValidationError(field, `${JSON.stringify(ref)} is not a supported reference (file:/path or env:NAME)`);
+  if (m[1] === 'file' && !m[2]!.startsWith('/')) throw new ValidationError(field, 'a file reference needs an absolute path');
+  if (m[1] === 'env' && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(m[2]!)) throw new ValidationError(field, `${JSON.stringify(m[2])} is not an environment variable name`);
+  return ref;
+}
+
+export class DefaultSecretResolver implements SecretResolver {
+  constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
+
+  async resolve(ref: string): Promise<string> {
+    validateSecretRef(ref);
+    const [scheme, rest] = [ref.slice(0, ref.indexOf(':')), ref.slice(ref.indexOf(':') + 1)];
+    if (scheme === 'file') {
+      let text: string;
+      try {
+        text = await readFile(rest, 'utf8');
+      } catch (e) {
+        throw new Error(`password (${ref}): cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+      const secret = text.replace(/\r?\n$/, '');
+      if (!secret) throw new Error(`password (${ref}): the file is empty`);
+      return secret;
+    }
+    const v = this.env[rest];
+    if (!v) throw new Error(`password (${ref}): the environment variable is not set`);
+    return v;
+  }
+}

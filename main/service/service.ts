@@ -1,0 +1,514 @@
+import { EventEmitter } from 'node:events';
+import os from 'node:os';
+import type { JobStatus, LifeboatApi, LifeboatEvents, RepositoryInfo, RestoreRequest, RestoreSummary, RunFilter } from '../../shared/api.js';
+import { applyJobPatch, validateJobConfig, type Job, type RunKind, type RunRecord } from '../../shared/jobs.js';
+import type { OperationProgress } from '../../shared/progress.js';
+import type { Snapshot } from '../../shared/repo/types.js';
+import { nextElapses, normalizeCalendar, parseCalendar } from '../../shared/schedule/calendar.js';
+import { next, type ScheduleDecision } from '../../shared/schedule/next-run.js';
+import { staggerAdvice } from '../../shared/schedule/stagger.js';
+import { requireInt, requireString, ValidationError } from '../../shared/validation.js';
+import { backup } from '../engine/backup.js';
+import { OperationCancelledError } from '../engine/errors.js';
+import { forget } from '../engine/forget.js';
+import { prune } from '../engine/prune.js';
+import { Repository } from '../engine/repository.js';
+import { restore } from '../engine/restore.js';
+import { openTarget } from '../engine/targets/open-target.js';
+import type { LifeboatDatabase } from '../store/database.js';
+import { runShellCommand } from './commands.js';
+import { RepositoryGate } from './repository-gate.js';
+import { RunQueue } from './run-queue.js';
+import { DefaultSecretResolver, validateSecretRef, type SecretResolver } from './secrets.js';
+
+export interface ServiceOptions {
+  db: LifeboatDatabase;
+  secrets?: SecretResolver;
+  /** The clock; tests pin it. */
+  now?: () => Date;
+  /** Zone in which schedules without their own zone are read (default: the system's). */
+  timeZone?: string;
+  /** Global cap on concurrent runs (default: the "maxConcurrentRuns" setting, else 2). */
+  maxConcurrentRuns?: number;
+  /** Engine worker threads per run. */
+  workers?: number;
+  /** Longest sleep between scheduler ticks; a tick also happens at every next-run time. */
+  maxTickMs?: number;
+  /** How long a run waits for another process's repository lock before failing (ms). */
+  lockWaitMs?: number;
+}
+
+interface ActiveRun {
+  record: RunRecord;
+  controller: AbortController;
+  readingDone: boolean;
+  done: Promise<void>;
+}
+
+type EventName = keyof LifeboatEvents;
+
+/**
+ * The application service: implements the API contract over the store and
+ * the engine, and runs the schedules. Host-agnostic: the Electron shell, the
+ * headless host and the CLI all drive this same class.
+ */
+export class LifeboatService implements LifeboatApi {
+  private readonly db: LifeboatDatabase;
+  private readonly secrets: SecretResolver;
+  private readonly now: () => Date;
+  private readonly timeZone: string;
+  private readonly queue: RunQueue;
+  private readonly gate = new RepositoryGate();
+  private readonly active = new Map<number, ActiveRun>();
+  private readonly emitter = new EventEmitter();
+  private timer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private ticking: Promise<void> | undefined;
+
+  constructor(private readonly opts: ServiceOptions) {
+    this.db = opts.db;
+    this.secrets = opts.secrets ?? new DefaultSecretResolver();
+    this.now = opts.now ?? (() => new Date());
+    this.timeZone = opts.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
+    this.queue = new RunQueue(opts.maxConcurrentRuns ?? this.db.settings.get<number>('maxConcurrentRuns', 2));
+    this.emitter.setMaxListeners(100);
+  }
+
+  // ---- events
+
+  on<E extends EventName>(event: E, listener: (payload: LifeboatEvents[E]) => void): () => void {
+    this.emitter.on(event, listener);
+    return () => this.emitter.off(event, listener);
+  }
+
+  private emit<E extends EventName>(event: E, payload: LifeboatEvents[E]): void {
+    this.emitter.emit(event, payload);
+  }
+
+  // ---- scheduler
+
+  /** Starts the scheduler: runs interrupted by a previous stop are marked failed, then schedules are evaluated. */
+  start(): void {
+    const interrupted = this.db.runs.markInterrupted(this.now());
+    if (interrupted > 0) this.log(`marked ${interrupted} runs interrupted by the previous shutdown as failed`);
+    this.stopping = false;
+    this.schedule(0);
+  }
+
+  /** Evaluates every job's schedule once, now (also what the timer does). */
+  async tick(): Promise<ScheduleDecision[]> {
+    const decisions: ScheduleDecision[] = [];
+    const now = this.now();
+    for (const job of this.db.jobs.list()) {
+      const d = next(now, job, this.history(job), this.timeZone);
+      decisions.push(d);
+      if (d.kind === 'wait') continue;
+      const scheduledFor = d.scheduledFor.toISOString();
+      if (d.kind === 'skip') {
+        const r = this.db.runs.create({ jobId: job.id, kind: 'backup', trigger: 'schedule', scheduledFor, status: 'skipped', reason: d.reason });
+        this.db.runs.update(r.id, { endedAt: now.toISOString() });
+        this.changed(r.id);
+        continue;
+      }
+      this.enqueue(job, 'backup', d.trigger, scheduledFor, d.reason);
+    }
+    return decisions;
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopping) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.ticking = this.tick()
+        .then((decisions) => {
+          const now = this.now().getTime();
+          let wait = this.opts.maxTickMs ?? 30_000;
+          for (const d of decisions) if (d.nextRun) wait = Math.min(wait, Math.max(0, d.nextRun.getTime() - now));
+          this.schedule(wait);
+        })
+        .catch((e) => {
+          this.log(`scheduler tick failed: ${(e as Error).message}`);
+          this.schedule(this.opts.maxTickMs ?? 30_000);
+        });
+    }, delayMs);
+    this.timer.unref?.();
+  }
+
+  /**
+   * Stops scheduling and cancels running work cleanly: backups stop reading,
+   * finish the pack uploads in flight and index them, so nothing is half-written.
+   */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.timer);
+    await this.ticking?.catch(() => {});
+    for (const a of this.active.values()) a.controller.abort();
+    await Promise.all([...this.active.values()].map((a) => a.done));
+  }
+
+  private history(job: Job) {
+    const last = this.db.runs.lastScheduledFor(job.id);
+    const mine = this.db.runs.active(job.id).filter((r) => r.kind === 'backup');
+    return {
+      createdAt: new Date(job.createdAt),
+      lastScheduledFor: last ? new Date(last) : null,
+      running: mine.filter((r) => r.status === 'running').map((r) => ({ runId: r.id, readingDone: this.active.get(r.id)?.readingDone ?? false })),
+      queued: mine.filter((r) => r.status === 'queued').length,
+    };
+  }
+
+  // ---- runs
+
+  private enqueue(job: Job, kind: RunKind, trigger: RunRecord['trigger'], scheduledFor: string | null, reason: string): RunRecord {
+    const record = this.db.runs.create({ jobId: job.id, kind, trigger, scheduledFor, status: 'queued', reason, phase: 'waiting for a free slot' });
+    this.appendLog(record.id, `queued (${trigger}): ${reason}`);
+    const controller = new AbortController();
+    const a: ActiveRun = { record, controller, readingDone: false, done: Promise.resolve() };
+    this.active.set(record.id, a);
+    a.done = this.execute(job, a).finally(() => {
+      this.active.delete(record.id);
+      // A run that was queued behind this one (overlap policy) may start now.
+      if (!this.stopping) this.schedule(0);
+    });
+    this.changed(record.id);
+    return this.db.runs.get(record.id)!;
+  }
+
+  private async execute(job: Job, a: ActiveRun): Promise<void> {
+    const id = a.record.id;
+    const signal = a.controller.signal;
+    // Overlap: a queued backup of this job waits for the previous one (parallel: until it has finished reading).
+    while (!signal.aborted && a.record.kind === 'backup' && this.mustWaitForPrevious(job, id)) {
+      this.db.runs.update(id, { phase: 'waiting for the previous run of this job' });
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    let releaseSlot: (() => void) | undefined;
+    let releaseRepo: (() => void) | undefined;
+    let slot: Promise<() => void> | undefined;
+    let entry: Promise<() => void> | undefined;
+    try {
+      if (signal.aborted) throw new OperationCancelledError('run');
+      const position = () => this.queue.position(id);
+      slot = this.queue.acquire(id);
+      if (position() > 0) {
+        this.db.runs.update(id, { phase: `waiting: ${this.queue.active} runs already going (limit reached), position ${position()} in line` });
+        this.changed(id);
+      }
+      releaseSlot = await Promise.race([slot, aborted(signal)]);
+      const exclusive = a.record.kind === 'prune';
+      const g = this.gate.describe(job.repositoryId);
+      if (g.writer || (exclusive && g.readers > 0)) {
+        this.db.runs.update(id, { phase: exclusive ? 'waiting for backups on this repository to finish' : 'waiting for maintenance on this repository to finish' });
+        this.changed(id);
+      }
+      entry = this.gate.enter(job.repositoryId, exclusive);
+      releaseRepo = await Promise.race([entry, aborted(signal)]);
+      this.db.runs.update(id, { status: 'running', startedAt: this.now().toISOString(), phase: 'starting' });
+      this.changed(id);
+
+      if (a.record.kind === 'backup') await this.runBackup(job, a);
+      else if (a.record.kind === 'prune') await this.runPrune(job, id);
+      else throw new Error(`${a.record.kind} runs are not supported yet`);
+    } catch (e) {
+      const cancelled = e instanceof OperationCancelledError || signal.aborted;
+      const msg = (e as Error).message;
+      this.appendLog(id, cancelled ? 'cancelled' : `failed: ${msg}`);
+      this.db.runs.update(id, { status: cancelled ? 'cancelled' : 'failed', error: cancelled ? null : msg, endedAt: this.now().toISOString(), phase: null });
+    } finally {
+      // A slot or entry granted after cancellation must still be given back.
+      if (releaseRepo) releaseRepo();
+      else void entry?.then((release) => release());
+      if (releaseSlot) releaseSlot();
+      else if (slot && !this.queue.withdraw(id)) void slot.then((release) => release());
+      this.changed(id);
+    }
+  }
+
+  private mustWaitForPrevious(job: Job, id: number): boolean {
+    const earlier = [...this.active.values()].filter((o) => o.record.jobId === job.id && o.record.id < id && o.record.kind === 'backup');
+    if (earlier.length === 0) return false;
+    if (job.overlap === 'parallel') return earlier.some((o) => !o.readingDone);
+    return true;
+  }
+
+  private async openRepository(repositoryId: number): Promise<Repository> {
+    const info = this.db.repositories.get(repositoryId);
+    if (!info) throw new Error(`repository ${repositoryId} no longer exists`);
+    if (!info.passwordRef) throw new Error(`repository "${info.name}" has no password reference`);
+    return Repository.open(openTarget(info.location), await this.secrets.resolve(info.passwordRef));
+  }
+
+  private async runBackup(job: Job, a: ActiveRun): Promise<void> {
+    const id = a.record.id;
+    const signal = a.controller.signal;
+    const env = { LIFEBOAT_JOB: job.name, LIFEBOAT_JOB_ID: String(job.id), LIFEBOAT_RUN_ID: String(id) };
+    if (job.preCommand) {
+      this.db.runs.update(id, { phase: 'pre-command' });
+      this.appendLog(id, `pre-command: ${job.preCommand}`);
+      const r = await runShellCommand(job.preCommand, env, signal);
+      if (r.output) this.appendLog(id, r.output.trimEnd());
+      if (signal.aborted) throw new OperationCancelledError('run');
+      if (r.code !== 0) throw new Error(`pre-command failed (exit ${r.code ?? r.signal}); the backup did not start`);
+    }
+    let status: 'success' | 'partial' | 'failed' = 'failed';
+    let failure: Error | undefined;
+    try {
+      const repo = await this.openRepository(job.repositoryId);
+      this.db.runs.update(id, { phase: 'scanning' });
+      const res = await backup(repo, {
+        paths: job.sources.paths,
+        includes: job.sources.include,
+        excludes: job.sources.exclude,
+        tags: job.tags,
+        full: job.mode === 'full',
+        uploadConnections: job.uploadWorkers,
+        ...(this.opts.workers ? { workers: this.opts.workers } : {}),
+        signal,
+        onProgress: (p: OperationProgress) => this.progress(job, a, p),
+      });
+      for (const e of res.errors) this.appendLog(id, `unreadable: ${e.path}: ${e.message}`);
+      status = res.partial ? 'partial' : 'success';
+      const s = res.summary;
+      this.db.runs.update(id, {
+        snapshotId: res.snapshot.id,
+        filesNew: s.files_new,
+        filesChanged: s.files_changed,
+        filesUnmodified: s.files_unmodified,
+        bytesProcessed: s.total_bytes_processed,
+        bytesAdded: s.data_added,
+        errorCount: res.errors.length,
+      });
+      this.appendLog(id, `snapshot ${res.snapshot.id.slice(0, 8)} saved: ${s.files_new} new, ${s.files_changed} changed, ${s.files_unmodified} unmodified files; ${s.data_added} bytes added`);
+    } catch (e) {
+      failure = e as Error;
+    }
+    if (job.postCommand) {
+      this.db.runs.update(id, { phase: 'post-command' });
+      this.appendLog(id, `post-command: ${job.postCommand}`);
+      const r = await runShellCommand(job.postCommand, { ...env, LIFEBOAT_RUN_STATUS: failure ? 'failed' : status });
+      if (r.output) this.appendLog(id, r.output.trimEnd());
+      if (r.code !== 0 && !failure) this.appendLog(id, `post-command failed (exit ${r.code ?? r.signal})`);
+    }
+    if (failure) throw failure;
+    this.db.runs.update(id, { status, endedAt: this.now().toISOString(), phase: null });
+    if (status === 'success' && job.pruneAfterBackup && job.retention) {
+      this.enqueue(job, 'prune', 'manual', null, `retention after backup run #${id}`);
+    }
+  }
+
+  private async runPrune(job: Job, id: number): Promise<void> {
+    const repo = await this.openRepository(job.repositoryId);
+    if (job.retention) {
+      this.db.runs.update(id, { phase: 'forgetting snapshots by the retention policy' });
+      const res = await forget(repo, job.retention, { dryRun: false, paths: job.sources.paths, host: os.hostname() });
+      const removed = res.groups.reduce((n, g) => n + g.remove.length, 0);
+      this.appendLog(id, `forget: ${removed} snapshots removed by the retention policy`);
+    }
+    this.db.runs.update(id, { phase: 'pruning unreferenced data' });
+    const res = await prune(repo, { lockWaitMs: this.opts.lockWaitMs ?? 60 * 60 * 1000, onLog: (l) => this.appendLog(id, l) });
+    this.appendLog(id, `prune: freed ${res.bytesFreed} bytes`);
+    this.db.runs.update(id, { status: 'success', endedAt: this.now().toISOString(), phase: null });
+  }
+
+  private progress(job: Job, a: ActiveRun, p: OperationProgress): void {
+    if (p.phase === 'finishing' || p.phase === 'done') {
+      if (!a.readingDone) {
+        a.readingDone = true;
+        this.db.runs.update(a.record.id, { phase: 'uploading and writing the snapshot' });
+        this.changed(a.record.id);
+        if (job.overlap === 'parallel') this.schedule(0);
+      }
+    } else if (p.phase !== a.record.phase) {
+      a.record = { ...a.record, phase: p.phase };
+      this.db.runs.update(a.record.id, { phase: p.phase });
+    }
+    this.emit('runProgress', { runId: a.record.id, jobId: job.id, progress: p });
+  }
+
+  private appendLog(runId: number, text: string): void {
+    this.db.runs.appendLog(runId, `${this.now().toISOString()} ${text}\n`);
+  }
+
+  private changed(runId: number): void {
+    const r = this.db.runs.get(runId);
+    if (r) this.emit('runChanged', r);
+  }
+
+  private log(line: string): void {
+    if (process.env.LIFEBOAT_DEBUG) process.stderr.write(`lifeboat service: ${line}\n`);
+  }
+
+  /** Resolves when no run is queued or running (for tests and orderly shutdown). */
+  async idle(): Promise<void> {
+    while (this.active.size > 0) await Promise.all([...this.active.values()].map((a) => a.done));
+  }
+
+  // ---- API: repositories
+
+  async listRepositories(): Promise<RepositoryInfo[]> {
+    return this.db.repositories.list().map(toRepositoryInfo);
+  }
+
+  async addRepository(input: { name: string; location: string; passwordRef: string; create?: boolean }): Promise<RepositoryInfo> {
+    const name = requireString(input?.name, 'name', { max: 200 }).trim();
+    const location = requireString(input.location, 'location').trim();
+    const passwordRef = validateSecretRef(input.passwordRef);
+    const password = await this.secrets.resolve(passwordRef);
+    const target = openTarget(location);
+    const repo = input.create ? await Repository.init(target, password) : await Repository.open(target, password);
+    return toRepositoryInfo(this.db.repositories.add({ name, location, passwordRef, repositoryId: repo.config.id }));
+  }
+
+  async removeRepository(id: number): Promise<void> {
+    requireInt(id, 'id', 1, Number.MAX_SAFE_INTEGER);
+    if (this.db.jobs.list().some((j) => j.repositoryId === id)) throw new ValidationError('id', 'jobs still back up to this repository; remove them first');
+    this.db.repositories.remove(id);
+  }
+
+  // ---- API: jobs
+
+  async listJobs(): Promise<JobStatus[]> {
+    return this.db.jobs.list().map((j) => this.status(j));
+  }
+
+  async getJob(id: number): Promise<JobStatus> {
+    return this.status(this.requireJob(id));
+  }
+
+  private requireJob(id: number): Job {
+    requireInt(id, 'id', 1, Number.MAX_SAFE_INTEGER);
+    const job = this.db.jobs.get(id);
+    if (!job) throw new ValidationError('id', `no job with id ${id}`);
+    return job;
+  }
+
+  private status(job: Job): JobStatus {
+    const d = next(this.now(), job, this.history(job), this.timeZone);
+    const lastSuccess = this.db.runs.lastSuccess(job.id) ?? null;
+    const lastRun = this.db.runs.list({ jobId: job.id, limit: 1 })[0] ?? null;
+    const lastSuccessAt = lastSuccess?.endedAt ?? null;
+    const breached = job.rpoHours !== null && (!lastSuccessAt || this.now().getTime() - Date.parse(lastSuccessAt) > job.rpoHours * 3600_000);
+    return {
+      job,
+      lastRun,
+      lastSuccess,
+      nextRun: d.nextRun ? d.nextRun.toISOString() : null,
+      nextRunReason: d.kind === 'wait' ? d.reason : `due now: ${d.reason}`,
+      active: this.db.runs.active(job.id),
+      rpo: { thresholdHours: job.rpoHours, breached, lastSuccessAt },
+    };
+  }
+
+  async createJob(config: unknown): Promise<Job> {
+    const c = validateJobConfig(config);
+    if (!this.db.repositories.get(c.repositoryId)) throw new ValidationError('repositoryId', `no repository with id ${c.repositoryId}`);
+    const job = this.db.jobs.add(c);
+    this.schedule(0);
+    return job;
+  }
+
+  async updateJob(id: number, patch: unknown): Promise<Job> {
+    const job = this.requireJob(id);
+    const { id: _i, createdAt: _c, updatedAt: _u, ...current } = job;
+    const c = applyJobPatch(current, patch);
+    if (!this.db.repositories.get(c.repositoryId)) throw new ValidationError('repositoryId', `no repository with id ${c.repositoryId}`);
+    const updated = this.db.jobs.update(id, c);
+    this.schedule(0);
+    return updated;
+  }
+
+  async deleteJob(id: number): Promise<void> {
+    const job = this.requireJob(id);
+    if (this.db.runs.active(job.id).length > 0) throw new ValidationError('id', `job "${job.name}" has a run in progress; cancel it first`);
+    this.db.jobs.remove(job.id);
+  }
+
+  // ---- API: runs
+
+  async runNow(jobId: number, kind: RunKind = 'backup'): Promise<RunRecord> {
+    const job = this.requireJob(jobId);
+    if (kind !== 'backup' && kind !== 'prune') throw new ValidationError('kind', 'must be backup or prune');
+    return this.enqueue(job, kind, 'manual', null, 'started by hand');
+  }
+
+  async cancelRun(runId: number): Promise<RunRecord> {
+    requireInt(runId, 'runId', 1, Number.MAX_SAFE_INTEGER);
+    const a = this.active.get(runId);
+    if (!a) throw new ValidationError('runId', `run ${runId} is not queued or running`);
+    a.controller.abort();
+    await a.done;
+    return this.db.runs.get(runId)!;
+  }
+
+  async listRuns(filter: RunFilter): Promise<RunRecord[]> {
+    return this.db.runs.list(filter ?? {});
+  }
+
+  async getRunLog(runId: number): Promise<string> {
+    requireInt(runId, 'runId', 1, Number.MAX_SAFE_INTEGER);
+    return this.db.runs.getLog(runId);
+  }
+
+  async acknowledgeRun(runId: number): Promise<void> {
+    requireInt(runId, 'runId', 1, Number.MAX_SAFE_INTEGER);
+    this.db.runs.acknowledge(runId);
+    this.changed(runId);
+  }
+
+  // ---- API: repository contents
+
+  async listSnapshots(repositoryId: number): Promise<Snapshot[]> {
+    requireInt(repositoryId, 'repositoryId', 1, Number.MAX_SAFE_INTEGER);
+    return (await this.openRepository(repositoryId)).listSnapshots();
+  }
+
+  async restore(request: RestoreRequest): Promise<RestoreSummary> {
+    requireInt(request?.repositoryId, 'repositoryId', 1, Number.MAX_SAFE_INTEGER);
+    const snapshotId = requireString(request.snapshotId, 'snapshotId');
+    const target = requireString(request.target, 'target');
+    if (!target.startsWith('/') && !/^[a-zA-Z]:[\\/]/.test(target)) throw new ValidationError('target', 'must be an absolute path');
+    const repo = await this.openRepository(request.repositoryId);
+    const release = await this.gate.enter(request.repositoryId, false);
+    try {
+      const res = await restore(repo, await repo.findSnapshot(snapshotId), { target, include: request.include ?? [] });
+      return { files: res.files, dirs: res.dirs, bytes: res.bytes, errors: res.errors };
+    } finally {
+      release();
+    }
+  }
+
+  // ---- API: previews
+
+  async previewSchedule(expression: string, count: number): Promise<{ normalized: string; next: string[] }> {
+    const expr = requireString(expression, 'schedule');
+    const n = requireInt(count, 'count', 1, 1000);
+    let spec;
+    try {
+      spec = parseCalendar(expr);
+    } catch (e) {
+      throw new ValidationError('schedule', (e as Error).message);
+    }
+    return { normalized: normalizeCalendar(spec), next: nextElapses(spec, this.now(), this.timeZone, n).map((d) => d.toISOString()) };
+  }
+
+  async staggerAdvice() {
+    const repos = new Map(this.db.repositories.list().map((r) => [r.id, r.location]));
+    return staggerAdvice(
+      this.db.jobs.list().map((j) => ({ id: j.id, name: j.name, target: repos.get(j.repositoryId) ?? String(j.repositoryId), schedule: j.schedule, enabled: j.enabled })),
+      this.now(),
+      this.timeZone,
+    );
+  }
+}
+
+function toRepositoryInfo(r: { id: number; name: string; location: string; passwordRef: string | null; repositoryId: string | null; createdAt: string }): RepositoryInfo {
+  return { id: r.id, name: r.name, location: r.location, passwordRef: r.passwordRef, repositoryId: r.repositoryId, createdAt: r.createdAt };
+}
+
+function aborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    const fail = () => reject(new OperationCancelledError('run'));
+    if (signal.aborted) fail();
+    else signal.addEventListener('abort', fail, { once: true });
+  });
+}

@@ -1,0 +1,209 @@
+/**
+ * Backup jobs and their runs: the domain types shared by the store, the
+ * scheduler, the service, the CLI and the UI, and the validation every job
+ * passes before it is stored (errors name the field; nothing partial is kept).
+ */
+import { parseCalendar } from './schedule/calendar.js';
+import { validatePolicy, type RetentionPolicy } from './retention.js';
+import { compileExcludes } from './glob.js';
+import {
+  rejectUnknownKeys, requireBoolean, requireInt, requireObject, requireOneOf, requireString, requireStringArray, ValidationError,
+} from './validation.js';
+
+export type OverlapPolicy = 'skip' | 'queue' | 'parallel';
+export type NotificationMode = 'always' | 'errors' | 'never';
+export type BackupMode = 'incremental' | 'full';
+
+/** A bandwidth limit for part of the day, e.g. unlimited 22:00 to 06:00. `to` before `from` wraps past midnight. */
+export interface BandwidthWindow {
+  from: string;
+  to: string;
+  /** KiB/s; null means unlimited. */
+  limitKiBps: number | null;
+}
+
+/** Everything an admin sets on a job. */
+export interface JobConfig {
+  name: string;
+  /** The repository (store row id) this job backs up to. */
+  repositoryId: number;
+  sources: {
+    paths: string[];
+    /** When not empty, only files matching one of these globs are backed up. */
+    include: string[];
+    exclude: string[];
+  };
+  /** systemd calendar event; null: runs only when started by hand. */
+  schedule: string | null;
+  mode: BackupMode;
+  /** Applied only by a prune pass, never when the policy is edited. */
+  retention: RetentionPolicy | null;
+  /** After a successful backup: forget by the retention policy, then prune. */
+  pruneAfterBackup: boolean;
+  overlap: OverlapPolicy;
+  uploadWorkers: number;
+  bandwidth: { limitKiBps: number | null; windows: BandwidthWindow[] };
+  notify: NotificationMode;
+  /** Warn when the last successful backup is older than this; null: no watchdog. */
+  rpoHours: number | null;
+  /** Run once on start or wake when a scheduled run was missed. */
+  catchUp: boolean;
+  enabled: boolean;
+  /** Shell command run before the backup (e.g. a database dump); its failure fails the run. */
+  preCommand: string | null;
+  postCommand: string | null;
+  tags: string[];
+}
+
+export interface Job extends JobConfig {
+  id: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type RunTrigger = 'schedule' | 'manual' | 'catch-up';
+export type RunStatus = 'queued' | 'running' | 'success' | 'partial' | 'failed' | 'skipped' | 'cancelled';
+export type RunKind = 'backup' | 'prune' | 'check';
+
+/** One run of a job, as recorded (every run is, including skipped ones). */
+export interface RunRecord {
+  id: number;
+  jobId: number;
+  kind: RunKind;
+  trigger: RunTrigger;
+  /** The scheduled slot this run answers (schedule and catch-up runs). */
+  scheduledFor: string | null;
+  queuedAt: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  status: RunStatus;
+  /** What the run is doing now, or why it waits / was skipped. */
+  phase: string | null;
+  reason: string | null;
+  snapshotId: string | null;
+  filesNew: number;
+  filesChanged: number;
+  filesUnmodified: number;
+  bytesProcessed: number;
+  bytesAdded: number;
+  /** Files that could not be read (partial runs). */
+  errorCount: number;
+  error: string | null;
+  acknowledged: boolean;
+}
+
+export const JOB_DEFAULTS: Omit<JobConfig, 'name' | 'repositoryId' | 'sources'> = {
+  schedule: null,
+  mode: 'incremental',
+  retention: null,
+  pruneAfterBackup: false,
+  overlap: 'queue',
+  uploadWorkers: 4,
+  bandwidth: { limitKiBps: null, windows: [] },
+  notify: 'errors',
+  rpoHours: null,
+  catchUp: true,
+  enabled: true,
+  preCommand: null,
+  postCommand: null,
+  tags: [],
+};
+
+const JOB_KEYS = ['name', 'repositoryId', 'sources', ...Object.keys(JOB_DEFAULTS)] as const;
+const MAX_KIBPS = 10 * 1024 * 1024; // 10 GiB/s
+
+function validateTimeOfDay(v: unknown, field: string): string {
+  const s = requireString(v, field);
+  const m = /^(\d{2}):(\d{2})$/.exec(s);
+  if (!m || Number(m[1]) > 23 || Number(m[2]) > 59) throw new ValidationError(field, `${JSON.stringify(s)} is not a time of day like 22:00`);
+  return s;
+}
+
+function nullableLimit(v: unknown, field: string): number | null {
+  return v === null ? null : requireInt(v, field, 1, MAX_KIBPS);
+}
+
+/**
+ * Validates a complete job configuration (missing optional settings take
+ * their defaults). Throws ValidationError naming the first bad field.
+ */
+export function validateJobConfig(input: unknown): JobConfig {
+  const o = requireObject(input, 'job');
+  rejectUnknownKeys(o, '', JOB_KEYS);
+  const src = requireObject(o.sources, 'sources');
+  rejectUnknownKeys(src, 'sources', ['paths', 'include', 'exclude']);
+  const paths = requireStringArray(src.paths, 'sources.paths', { min: 1 });
+  paths.forEach((p, i) => {
+    if (!p.startsWith('/') && !/^[a-zA-Z]:[\\/]/.test(p) && !p.startsWith('\\\\')) throw new ValidationError(`sources.paths[${i}]`, `${JSON.stringify(p)} must be an absolute path`);
+  });
+  const include = src.include === undefined ? [] : requireStringArray(src.include, 'sources.include');
+  const exclude = src.exclude === undefined ? [] : requireStringArray(src.exclude, 'sources.exclude');
+  include.forEach((g, i) => compileExcludes([g], `sources.include[${i}]`));
+  exclude.forEach((g, i) => compileExcludes([g], `sources.exclude[${i}]`));
+
+  const d = { ...JOB_DEFAULTS, ...o } as Record<string, unknown>;
+  let schedule: string | null = null;
+  if (d.schedule !== null) {
+    schedule = requireString(d.schedule, 'schedule').trim();
+    try {
+      parseCalendar(schedule);
+    } catch (e) {
+      throw new ValidationError('schedule', (e as Error).message);
+    }
+  }
+  let retention: RetentionPolicy | null = null;
+  if (d.retention !== null) {
+    try {
+      retention = validatePolicy(d.retention);
+    } catch (e) {
+      throw e instanceof ValidationError ? e : new ValidationError('retention', (e as Error).message.replace(/^retention\.?/, '').replace(/^:\s*/, '') || 'invalid');
+    }
+  }
+  const bw = requireObject(d.bandwidth, 'bandwidth');
+  rejectUnknownKeys(bw, 'bandwidth', ['limitKiBps', 'windows']);
+  const windowsIn = bw.windows === undefined ? [] : bw.windows;
+  if (!Array.isArray(windowsIn)) throw new ValidationError('bandwidth.windows', 'must be a list');
+  const windows = windowsIn.map((w, i) => {
+    const f = `bandwidth.windows[${i}]`;
+    const wo = requireObject(w, f);
+    rejectUnknownKeys(wo, f, ['from', 'to', 'limitKiBps']);
+    const from = validateTimeOfDay(wo.from, `${f}.from`);
+    const to = validateTimeOfDay(wo.to, `${f}.to`);
+    if (from === to) throw new ValidationError(`${f}.to`, 'must differ from "from"');
+    return { from, to, limitKiBps: nullableLimit(wo.limitKiBps ?? null, `${f}.limitKiBps`) };
+  });
+  const tags = requireStringArray(d.tags, 'tags');
+  tags.forEach((t, i) => {
+    if (/[,\s]/.test(t)) throw new ValidationError(`tags[${i}]`, 'must not contain commas or spaces');
+  });
+  const optionalCommand = (v: unknown, field: string) => (v === null || v === '' ? null : requireString(v, field, { max: 4096 }));
+  return {
+    name: requireString(o.name, 'name', { max: 200 }).trim(),
+    repositoryId: requireInt(o.repositoryId, 'repositoryId', 1, Number.MAX_SAFE_INTEGER),
+    sources: { paths, include, exclude },
+    schedule,
+    mode: requireOneOf(d.mode, 'mode', ['incremental', 'full'] as const),
+    retention,
+    pruneAfterBackup: requireBoolean(d.pruneAfterBackup, 'pruneAfterBackup'),
+    overlap: requireOneOf(d.overlap, 'overlap', ['skip', 'queue', 'parallel'] as const),
+    uploadWorkers: requireInt(d.uploadWorkers, 'uploadWorkers', 1, 16),
+    bandwidth: { limitKiBps: nullableLimit(bw.limitKiBps ?? null, 'bandwidth.limitKiBps'), windows },
+    notify: requireOneOf(d.notify, 'notify', ['always', 'errors', 'never'] as const),
+    rpoHours: d.rpoHours === null ? null : requireInt(d.rpoHours, 'rpoHours', 1, 24 * 366),
+    catchUp: requireBoolean(d.catchUp, 'catchUp'),
+    enabled: requireBoolean(d.enabled, 'enabled'),
+    preCommand: optionalCommand(d.preCommand, 'preCommand'),
+    postCommand: optionalCommand(d.postCommand, 'postCommand'),
+    tags,
+  };
+}
+
+/** Applies a partial edit to a job and validates the result as a whole. */
+export function applyJobPatch(current: JobConfig, patch: unknown): JobConfig {
+  const p = requireObject(patch, 'patch');
+  rejectUnknownKeys(p, '', JOB_KEYS);
+  const merged: Record<string, unknown> = { ...current, ...p };
+  if (p.sources !== undefined) merged.sources = { ...current.sources, ...requireObject(p.sources, 'sources') };
+  if (p.bandwidth !== undefined) merged.bandwidth = { ...current.bandwidth, ...requireObject(p.bandwidth, 'bandwidth') };
+  return validateJobConfig(merged);
+}
