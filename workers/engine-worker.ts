@@ -130,22 +130,29 @@ function restoreBlobs(req: RestoreBlobsRequest): RestoreBlobsReply {
   const s = state!;
   let bytesWritten = 0;
   const errors: RestoreBlobsReply['errors'] = [];
-  for (const item of req.items) {
-    let fd = -1;
-    try {
-      const plain = openBlob(s.key, new Uint8Array(item.stored), item.uncompressedLength);
-      const id = createHash('sha256').update(plain).digest('hex');
-      if (id !== item.id) throw new Error(`blob content does not match its ID (got ${id})`);
-      // O_NOFOLLOW: never write through a symlink planted where a file should be.
-      fd = openSync(item.path, fsc.O_WRONLY | (fsc.O_NOFOLLOW ?? 0));
-      let off = 0;
-      while (off < plain.length) off += writeSync(fd, plain, off, plain.length - off, item.fileOffset + off);
-      bytesWritten += plain.length;
-    } catch (e) {
-      errors.push({ path: item.path, id: item.id, message: (e as Error).message });
-    } finally {
-      if (fd >= 0) closeSync(fd);
+  // Blobs arrive in pack order; a file's blobs are often neighbours, so its descriptor is kept for the task.
+  const fds = new Map<string, number>();
+  try {
+    for (const item of req.items) {
+      try {
+        const plain = openBlob(s.key, new Uint8Array(item.stored), item.uncompressedLength);
+        const id = createHash('sha256').update(plain).digest('hex');
+        if (id !== item.id) throw new Error(`blob content does not match its ID (got ${id})`);
+        let fd = fds.get(item.path);
+        if (fd === undefined) {
+          // O_NOFOLLOW: never write through a symlink planted where a file should be.
+          fd = openSync(item.path, fsc.O_WRONLY | (fsc.O_NOFOLLOW ?? 0));
+          fds.set(item.path, fd);
+        }
+        let off = 0;
+        while (off < plain.length) off += writeSync(fd, plain, off, plain.length - off, item.fileOffset + off);
+        bytesWritten += plain.length;
+      } catch (e) {
+        errors.push({ path: item.path, id: item.id, message: (e as Error).message });
+      }
     }
+  } finally {
+    for (const fd of fds.values()) closeSync(fd);
   }
   return { kind: 'restore-blobs', taskId: req.taskId, bytesWritten, errors };
 }

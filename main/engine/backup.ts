@@ -393,6 +393,7 @@ class Walker {
   readonly files: FileEntry[] = [];
   readonly filePaths = new Set<string>();
   readonly unchanged = new Set<FileEntry>();
+  private readonly io = new Limiter(64);
 
   constructor(
     private readonly repo: Repository,
@@ -447,7 +448,7 @@ class Walker {
     if (this.excludes(full)) return;
     let st: BigIntStats;
     try {
-      st = await fsp.lstat(full, { bigint: true });
+      st = await this.io.run(() => fsp.lstat(full, { bigint: true }));
     } catch (e) {
       this.errors.push({ path: full, message: (e as Error).message });
       this.progress.error();
@@ -474,7 +475,7 @@ class Walker {
     } else {
       if (st.isSymbolicLink()) {
         try {
-          node.linktarget = await fsp.readlink(full);
+          node.linktarget = await this.io.run(() => fsp.readlink(full));
         } catch (e) {
           this.errors.push({ path: full, message: (e as Error).message });
           this.progress.error();
@@ -500,14 +501,33 @@ class Walker {
   private async walkDir(dir: DirEntry, parentKids: Map<string, TreeNode> | undefined): Promise<void> {
     let names: string[];
     try {
-      names = await fsp.readdir(dir.path);
+      names = await this.io.run(() => fsp.readdir(dir.path));
     } catch (e) {
       this.errors.push({ path: dir.path, message: (e as Error).message });
       this.progress.error();
       return;
     }
-    names.sort();
-    for (const name of names) await this.addEntry(dir, name, path.join(dir.path, name), parentKids?.get(name));
+    // All entries at once; the limiter bounds the file-system calls in flight.
+    await Promise.all(names.map((name) => this.addEntry(dir, name, path.join(dir.path, name), parentKids?.get(name))));
+  }
+}
+
+/** Bounds how many promises run at once (file-system calls during the scan). */
+class Limiter {
+  private active = 0;
+  private waiting: (() => void)[] = [];
+
+  constructor(private readonly max: number) {}
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.max) await new Promise<void>((r) => this.waiting.push(r));
+    this.active++;
+    try {
+      return await fn();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
   }
 }
 

@@ -137,43 +137,58 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
       return false;
     };
 
-    // Files: create empty (replacing a symlink planted in their place), then fill blob by blob in workers.
-    const items: RestoreItem[][] = [];
-    let batch: RestoreItem[] = [];
-    let batchBytes = 0;
-    const remaining = new Map<string, { left: number; f: Planned }>();
-    for (const f of files) {
-      if (inBadDir(f.dest)) {
-        errors.push({ path: f.dest, message: 'not restored: its folder could not be created safely' });
-        continue;
-      }
+    // Files: create empty (replacing a symlink planted in their place), many at once.
+    const creatable = files.filter((f) => {
+      if (!inBadDir(f.dest)) return true;
+      errors.push({ path: f.dest, message: 'not restored: its folder could not be created safely' });
+      return false;
+    });
+    const created: Planned[] = [];
+    await mapLimit(creatable, 32, async (f) => {
       try {
         await createEmpty(f.dest);
+        created.push(f);
       } catch (e) {
         errors.push({ path: f.dest, message: (e as Error).message });
-        continue;
       }
+    });
+
+    // Then every blob, in pack order so neighbouring blobs are read together, filled in by workers.
+    type Planned_ = RestoreItem & { pack: string; offset: number; length: number };
+    const all: Planned_[] = [];
+    const remaining = new Map<string, { left: number; f: Planned }>();
+    for (const f of created) {
       const content = f.node.content ?? [];
-      remaining.set(f.dest, { left: content.length, f });
+      const mine: Planned_[] = [];
       let offset = 0;
+      let missing = false;
       for (const id of content) {
         const loc = repo.index.get('data', id);
         if (!loc) {
           errors.push({ path: f.dest, message: `data blob ${id} is missing from the repository` });
-          remaining.delete(f.dest);
+          missing = true;
           break;
         }
-        const item: RestoreItem = { path: f.dest, fileOffset: offset, id, stored: new ArrayBuffer(0) };
+        const item: Planned_ = { path: f.dest, fileOffset: offset, id, stored: new ArrayBuffer(0), pack: loc.pack, offset: loc.offset, length: loc.length };
         if (loc.uncompressed_length !== undefined) item.uncompressedLength = loc.uncompressed_length;
-        (item as RestoreItem & { loc: typeof loc }).loc = loc;
         offset += loc.uncompressed_length ?? loc.length - CIPHERTEXT_OVERHEAD;
-        batch.push(item);
-        batchBytes += loc.length;
-        if (batchBytes >= BATCH_BYTES || batch.length >= BATCH_ITEMS) {
-          items.push(batch);
-          batch = [];
-          batchBytes = 0;
-        }
+        mine.push(item);
+      }
+      if (missing) continue;
+      remaining.set(f.dest, { left: mine.length, f });
+      all.push(...mine);
+    }
+    all.sort((a, b) => (a.pack < b.pack ? -1 : a.pack > b.pack ? 1 : a.offset - b.offset));
+    const items: Planned_[][] = [];
+    let batch: Planned_[] = [];
+    let batchBytes = 0;
+    for (const it of all) {
+      batch.push(it);
+      batchBytes += it.length;
+      if (batchBytes >= BATCH_BYTES || batch.length >= BATCH_ITEMS) {
+        items.push(batch);
+        batch = [];
+        batchBytes = 0;
       }
     }
     if (batch.length > 0) items.push(batch);
@@ -186,14 +201,24 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
       const workerPool = pool;
       await mapLimit(items, workerPool.size * 2, async (b) => {
         if (opts.signal?.aborted) throw new OperationCancelledError('restore');
+        // Runs of blobs that sit next to each other in one pack are read with one request.
         const transfer: ArrayBuffer[] = [];
-        for (const it of b) {
-          const loc = (it as RestoreItem & { loc?: { pack: string; offset: number; length: number } }).loc!;
-          delete (it as { loc?: unknown }).loc;
-          it.stored = await repo.target.load({ type: 'data', name: loc.pack }, loc.length, loc.offset, (buf) => exclusiveArrayBuffer(buf));
-          transfer.push(it.stored);
+        for (let i = 0; i < b.length; ) {
+          let j = i + 1;
+          while (j < b.length && b[j]!.pack === b[i]!.pack && b[j]!.offset === b[j - 1]!.offset + b[j - 1]!.length) j++;
+          const first = b[i]!;
+          const span = b[j - 1]!.offset + b[j - 1]!.length - first.offset;
+          const bytes = await repo.target.load({ type: 'data', name: first.pack }, span, first.offset, (buf) => buf);
+          for (let k = i; k < j; k++) {
+            const it = b[k]!;
+            // Copies unless the blob is the whole (unpooled) read: each transferred buffer must be its own.
+            it.stored = exclusiveArrayBuffer(bytes.subarray(it.offset - first.offset, it.offset - first.offset + it.length));
+            transfer.push(it.stored);
+          }
+          i = j;
         }
-        const reply = await workerPool.run({ kind: 'restore-blobs', items: b }, transfer);
+        const wire: RestoreItem[] = b.map(({ path: p, fileOffset, id, stored, uncompressedLength }) => ({ path: p, fileOffset, id, stored, ...(uncompressedLength !== undefined ? { uncompressedLength } : {}) }));
+        const reply = await workerPool.run({ kind: 'restore-blobs', items: wire }, transfer);
         for (const e of reply.errors) {
           errors.push({ path: e.path, message: `blob ${e.id.slice(0, 12)}: ${e.message}` });
           failedFiles.add(e.path);
@@ -213,9 +238,7 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
     emit(true);
 
     const asRoot = process.getuid?.() === 0;
-    for (const f of finished) {
-      await applyMetadata(f, asRoot).catch((e) => errors.push({ path: f.dest, message: `metadata: ${(e as Error).message}` }));
-    }
+    await mapLimit(finished, 32, (f) => applyMetadata(f, asRoot).catch((e) => void errors.push({ path: f.dest, message: `metadata: ${(e as Error).message}` })));
     let symlinks = 0;
     for (const l of links) {
       if (inBadDir(l.dest)) continue;
