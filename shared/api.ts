@@ -89,6 +89,12 @@ export interface LifeboatApi {
   acknowledgeRun(runId: number): Promise<void>;
   listSnapshots(repositoryId: number): Promise<Snapshot[]>;
   previewSchedule(expression: string, count: number): Promise<{ normalized: string; next: string[] }>;
+  /**
+   * What a retention policy (the job's, or `policy` before it is saved) keeps and removes over the
+   * job's real snapshots and those its schedule makes in the next `weeks`, and the bytes a prune
+   * would free now. Deletes nothing.
+   */
+  previewRetention(jobId: number, options?: { policy?: unknown; weeks?: number }): Promise<RetentionPreview>;
   staggerAdvice(): Promise<StaggerWarning[]>;
   restore(request: RestoreRequest): Promise<RestoreSummary>;
 }
@@ -102,7 +108,7 @@ export interface LifeboatEvents {
 /** Every method name, checked at compile time to be complete (hosts derive their channels from it). */
 export const API_METHODS = [
   'listRepositories', 'addRepository', 'removeRepository', 'listJobs', 'getJob', 'createJob', 'updateJob', 'deleteJob',
-  'runNow', 'cancelRun', 'listRuns', 'getRunLog', 'acknowledgeRun', 'listSnapshots', 'previewSchedule', 'staggerAdvice', 'restore',
+  'runNow', 'cancelRun', 'listRuns', 'getRunLog', 'acknowledgeRun', 'listSnapshots', 'previewSchedule', 'previewRetention', 'staggerAdvice', 'restore',
 ] as const satisfies readonly (keyof LifeboatApi)[];
 
 type MissingMethods = Exclude<keyof LifeboatApi, (typeof API_METHODS)[number]>;

@@ -40,6 +40,8 @@ export interface JobConfig {
   retention: RetentionPolicy | null;
   /** After a successful backup: forget by the retention policy, then prune. */
   pruneAfterBackup: boolean;
+  /** A calendar event for a prune pass of its own (forget by the retention policy, then prune); null: none. */
+  pruneSchedule: string | null;
   overlap: OverlapPolicy;
   uploadWorkers: number;
   bandwidth: { limitKiBps: number | null; windows: BandwidthWindow[] };
@@ -97,6 +99,7 @@ export const JOB_DEFAULTS: Omit<JobConfig, 'name' | 'repositoryId' | 'sources'> 
   mode: 'incremental',
   retention: null,
   pruneAfterBackup: false,
+  pruneSchedule: null,
   overlap: 'queue',
   uploadWorkers: 4,
   bandwidth: { limitKiBps: null, windows: [] },
@@ -151,6 +154,15 @@ export function validateJobConfig(input: unknown): JobConfig {
       throw new ValidationError('schedule', (e as Error).message);
     }
   }
+  let pruneSchedule: string | null = null;
+  if (d.pruneSchedule !== null) {
+    pruneSchedule = requireString(d.pruneSchedule, 'pruneSchedule').trim();
+    try {
+      parseCalendar(pruneSchedule);
+    } catch (e) {
+      throw new ValidationError('pruneSchedule', (e as Error).message);
+    }
+  }
   let retention: RetentionPolicy | null = null;
   if (d.retention !== null) {
     try {
@@ -185,6 +197,7 @@ export function validateJobConfig(input: unknown): JobConfig {
     mode: requireOneOf(d.mode, 'mode', ['incremental', 'full'] as const),
     retention,
     pruneAfterBackup: requireBoolean(d.pruneAfterBackup, 'pruneAfterBackup'),
+    pruneSchedule,
     overlap: requireOneOf(d.overlap, 'overlap', ['skip', 'queue', 'parallel'] as const),
     uploadWorkers: requireInt(d.uploadWorkers, 'uploadWorkers', 1, 16),
     bandwidth: { limitKiBps: nullableLimit(bw.limitKiBps ?? null, 'bandwidth.limitKiBps'), windows },

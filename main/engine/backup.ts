@@ -42,6 +42,8 @@ export interface BackupOptions {
   packSize?: number;
   onProgress?: (p: OperationProgress) => void;
   signal?: AbortSignal;
+  /** How long to wait for an exclusive lock (a prune by another process) before failing (ms). Default: fail at once. */
+  lockWaitMs?: number;
 }
 
 /** A file or folder that could not be backed up, and why. */
@@ -118,7 +120,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     }
   }
 
-  const lock = await RepositoryLock.acquire(repo, { exclusive: false });
+  const lock = await RepositoryLock.acquire(repo, { exclusive: false, waitMs: opts.lockWaitMs ?? 0, ...(opts.signal ? { signal: opts.signal } : {}) });
   let pool: EngineWorkerPool | undefined;
   try {
     await repo.loadIndex();

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { formatGoTime, parseGoTime } from '../../shared/repo/gotime.js';
 import type { Id, LockJSON } from '../../shared/repo/types.js';
-import { RepositoryLockedError } from './errors.js';
+import { OperationCancelledError, RepositoryLockedError } from './errors.js';
 import type { Repository } from './repository.js';
 import { isNotFound } from './targets/target.js';
 
@@ -87,9 +87,10 @@ export class RepositoryLock {
    * Takes a lock. Conflicting locks that are not stale make it fail with
    * RepositoryLockedError, or, with `waitMs`, retry until that time has passed.
    */
-  static async acquire(repo: Repository, opts: { exclusive: boolean; waitMs?: number; pollMs?: number }): Promise<RepositoryLock> {
+  static async acquire(repo: Repository, opts: { exclusive: boolean; waitMs?: number; pollMs?: number; signal?: AbortSignal }): Promise<RepositoryLock> {
     const deadline = Date.now() + (opts.waitMs ?? 0);
     for (;;) {
+      if (opts.signal?.aborted) throw new OperationCancelledError('waiting for the repository lock');
       const conflict = await findConflict(repo, opts.exclusive);
       if (!conflict) {
         const id = await repo.saveJSON('locks', lockJSON(opts.exclusive));
@@ -106,7 +107,13 @@ export class RepositoryLock {
       } else if (Date.now() >= deadline) {
         throw new RepositoryLockedError(describe(conflict));
       }
-      await new Promise((r) => setTimeout(r, opts.pollMs ?? 2000));
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, opts.pollMs ?? 2000);
+        opts.signal?.addEventListener('abort', () => {
+          clearTimeout(t);
+          r();
+        }, { once: true });
+      });
     }
   }
 

@@ -19,6 +19,8 @@ export interface PruneOptions {
   /** How long to wait for backups holding the repository (ms). Default: fail at once. */
   lockWaitMs?: number;
   onLog?: (line: string) => void;
+  /** Plan as if these snapshots had been forgotten (dry runs only: the retention preview's "space freed"). */
+  assumeForgotten?: readonly Id[];
 }
 
 /** What a prune does (or would do). All sizes are bytes in the repository. */
@@ -65,9 +67,11 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
   const log = opts.onLog ?? (() => {});
   const maxUnused = opts.maxUnusedPercent ?? 5;
   if (!(maxUnused >= 0 && maxUnused <= 100)) throw new Error(`max-unused: ${maxUnused} must be a percentage from 0 to 100`);
+  if (opts.assumeForgotten?.length && !opts.dryRun) throw new Error('assumeForgotten: only allowed in a dry run');
   const lock = opts.dryRun ? undefined : await RepositoryLock.acquire(repo, { exclusive: true, waitMs: opts.lockWaitMs ?? 0 });
   try {
-    const snapshots = await repo.listSnapshots();
+    const forgotten = new Set(opts.assumeForgotten ?? []);
+    const snapshots = (await repo.listSnapshots()).filter((s) => !forgotten.has(s.id));
     await repo.loadIndex();
     const orphans = await repo.findUnindexedPacks();
     for (const o of orphans) repo.index.addPack(o.id, o.blobs);

@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
-import type { JobStatus, LifeboatApi, LifeboatEvents, RepositoryInfo, RestoreRequest, RestoreSummary, RunFilter } from '../../shared/api.js';
+import type { JobStatus, LifeboatApi, LifeboatEvents, RepositoryInfo, RestoreRequest, RestoreSummary, RetentionPreview, RunFilter } from '../../shared/api.js';
+import { validatePolicy } from '../../shared/retention.js';
+import { previewRetention, simulateSnapshots } from '../../shared/retention-preview.js';
 import { applyJobPatch, validateJobConfig, type Job, type RunKind, type RunRecord } from '../../shared/jobs.js';
 import type { OperationProgress } from '../../shared/progress.js';
 import type { Snapshot } from '../../shared/repo/types.js';
@@ -100,17 +102,21 @@ export class LifeboatService implements LifeboatApi {
     const decisions: ScheduleDecision[] = [];
     const now = this.now();
     for (const job of this.db.jobs.list()) {
-      const d = next(now, job, this.history(job), this.timeZone);
-      decisions.push(d);
-      if (d.kind === 'wait') continue;
-      const scheduledFor = d.scheduledFor.toISOString();
-      if (d.kind === 'skip') {
-        const r = this.db.runs.create({ jobId: job.id, kind: 'backup', trigger: 'schedule', scheduledFor, status: 'skipped', reason: d.reason });
-        this.db.runs.update(r.id, { endedAt: now.toISOString() });
-        this.changed(r.id);
-        continue;
+      const plans: [RunKind, ScheduleDecision][] = [['backup', next(now, job, this.history(job, 'backup'), this.timeZone)]];
+      // A prune pass on its own schedule; a waiting one queues behind the job's other prune runs.
+      if (job.pruneSchedule) plans.push(['prune', next(now, { ...job, schedule: job.pruneSchedule, overlap: 'queue' }, this.history(job, 'prune'), this.timeZone)]);
+      for (const [kind, d] of plans) {
+        decisions.push(d);
+        if (d.kind === 'wait') continue;
+        const scheduledFor = d.scheduledFor.toISOString();
+        if (d.kind === 'skip') {
+          const r = this.db.runs.create({ jobId: job.id, kind, trigger: 'schedule', scheduledFor, status: 'skipped', reason: d.reason });
+          this.db.runs.update(r.id, { endedAt: now.toISOString() });
+          this.changed(r.id);
+          continue;
+        }
+        this.enqueue(job, kind, d.trigger, scheduledFor, d.reason);
       }
-      this.enqueue(job, 'backup', d.trigger, scheduledFor, d.reason);
     }
     return decisions;
   }
@@ -146,9 +152,9 @@ export class LifeboatService implements LifeboatApi {
     await Promise.all([...this.active.values()].map((a) => a.done));
   }
 
-  private history(job: Job) {
-    const last = this.db.runs.lastScheduledFor(job.id);
-    const mine = this.db.runs.active(job.id).filter((r) => r.kind === 'backup');
+  private history(job: Job, kind: RunKind) {
+    const last = this.db.runs.lastScheduledFor(job.id, kind);
+    const mine = this.db.runs.active(job.id).filter((r) => r.kind === kind);
     return {
       createdAt: new Date(job.createdAt),
       lastScheduledFor: last ? new Date(last) : null,
@@ -264,6 +270,7 @@ export class LifeboatService implements LifeboatApi {
         uploadConnections: job.uploadWorkers,
         ...(this.opts.workers ? { workers: this.opts.workers } : {}),
         signal,
+        lockWaitMs: this.opts.lockWaitMs ?? 60 * 60 * 1000,
         onProgress: (p: OperationProgress) => this.progress(job, a, p),
       });
       for (const e of res.errors) this.appendLog(id, `unreadable: ${e.path}: ${e.message}`);
@@ -383,7 +390,7 @@ export class LifeboatService implements LifeboatApi {
   }
 
   private status(job: Job): JobStatus {
-    const d = next(this.now(), job, this.history(job), this.timeZone);
+    const d = next(this.now(), job, this.history(job, 'backup'), this.timeZone);
     const lastSuccess = this.db.runs.lastSuccess(job.id) ?? null;
     const lastRun = this.db.runs.list({ jobId: job.id, limit: 1 })[0] ?? null;
     const lastSuccessAt = lastSuccess?.endedAt ?? null;
@@ -489,6 +496,34 @@ export class LifeboatService implements LifeboatApi {
       throw new ValidationError('schedule', (e as Error).message);
     }
     return { normalized: normalizeCalendar(spec), next: nextElapses(spec, this.now(), this.timeZone, n).map((d) => d.toISOString()) };
+  }
+
+  async previewRetention(jobId: number, options: { policy?: unknown; weeks?: number } = {}): Promise<RetentionPreview> {
+    const job = this.requireJob(jobId);
+    const weeks = requireInt(options?.weeks ?? 12, 'weeks', 1, 260);
+    let policy = job.retention;
+    if (options?.policy !== undefined) {
+      try {
+        policy = validatePolicy(options.policy);
+      } catch (e) {
+        throw e instanceof ValidationError ? e : new ValidationError('policy', (e as Error).message);
+      }
+    }
+    if (!policy) throw new ValidationError('retention', `job "${job.name}" has no retention policy to preview`);
+    const now = this.now();
+    const hostname = os.hostname();
+    const paths = [...job.sources.paths].sort();
+    const repo = await this.openRepository(job.repositoryId);
+    const real = (await repo.listSnapshots()).filter((s) => s.hostname === hostname && JSON.stringify([...s.paths].sort()) === JSON.stringify(paths));
+    const simulated = job.schedule && job.enabled
+      ? simulateSnapshots(job.schedule, now, new Date(now.getTime() + weeks * 7 * 86400_000), this.timeZone, { hostname, paths, ...(job.tags.length ? { tags: job.tags } : {}) })
+      : [];
+    const entries = previewRetention(real.map((s) => ({ id: s.id, time: s.time, paths: s.paths, ...(s.hostname ? { hostname: s.hostname } : {}), ...(s.tags ? { tags: s.tags } : {}) })), simulated, policy, this.timeZone, now);
+    // Space freed by a prune now: forget what the policy removes among the real snapshots today.
+    const today = previewRetention(real.map((s) => ({ id: s.id, time: s.time, paths: s.paths, ...(s.hostname ? { hostname: s.hostname } : {}), ...(s.tags ? { tags: s.tags } : {}) })), [], policy, this.timeZone, now);
+    const forgotten = today.filter((e) => !e.keep && e.snapshotId).map((e) => e.snapshotId!);
+    const plan = await prune(repo, { dryRun: true, assumeForgotten: forgotten });
+    return { entries, bytesFreed: plan.bytesFreed };
   }
 
   async staggerAdvice() {

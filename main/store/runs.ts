@@ -132,7 +132,7 @@ export class RunStore {
   private readonly appendLogStatement: Statement<[{ id: number; text: string; max: number }]>;
   private readonly getLogStatement: Statement<[number], { log: string }>;
   private readonly setLogStatement: Statement<[{ id: number; log: string }]>;
-  private readonly lastScheduledForStatement: Statement<[number], { last: string | null }>;
+  private readonly lastScheduledForStatement: Statement<[{ jobId: number; kind: RunKind | null }], { last: string | null }>;
   private readonly lastSuccessStatement: Statement<[{ jobId: number; kind: RunKind | null }], RunRow>;
   private readonly activeStatement: Statement<[{ jobId: number | null }], RunRow>;
   private readonly markInterruptedStatement: Statement<[{ error: string; now: string }]>;
@@ -166,7 +166,7 @@ export class RunStore {
     );
     this.getLogStatement = db.prepare('SELECT log FROM runs WHERE id = ?');
     this.setLogStatement = db.prepare('UPDATE runs SET log = @log WHERE id = @id');
-    this.lastScheduledForStatement = db.prepare('SELECT max(scheduled_for) AS last FROM runs WHERE job_id = ?');
+    this.lastScheduledForStatement = db.prepare('SELECT max(scheduled_for) AS last FROM runs WHERE job_id = @jobId AND (@kind IS NULL OR kind = @kind)');
     this.lastSuccessStatement = db.prepare(
       `SELECT ${COLUMNS} FROM runs
         WHERE job_id = @jobId AND status IN ('success', 'partial') AND (@kind IS NULL OR kind = @kind)
@@ -330,8 +330,8 @@ export class RunStore {
    * if no scheduled or catch-up run was ever recorded. This is the
    * scheduler's memory of the slots it has dealt with.
    */
-  lastScheduledFor(jobId: number): string | null {
-    return this.lastScheduledForStatement.get(jobId)?.last ?? null;
+  lastScheduledFor(jobId: number, kind: RunKind | null = null): string | null {
+    return this.lastScheduledForStatement.get({ jobId, kind })?.last ?? null;
   }
 
   /**

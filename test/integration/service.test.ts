@@ -228,3 +228,66 @@ describe('scheduling with real runs', () => {
     expect(after.error).toContain('interrupted');
   });
 });
+
+describe('retention preview, prune schedule, stagger advice', () => {
+  it('previews real and simulated snapshots with reasons, and the space a prune would free, deleting nothing', async () => {
+    await fresh();
+    clock = new Date();
+    const dir = path.join(s.dir, 'preview-src');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'old.bin'), pseudoRandom('old-only', 2 * 1024 * 1024));
+    const job = await svc.createJob(baseJob({ name: 'preview', sources: { paths: [dir] }, schedule: '*-*-* 02:00:00', retention: { last: 1 } }));
+    await svc.runNow(job.id);
+    await svc.idle();
+    const { rmSync } = await import('node:fs');
+    rmSync(path.join(dir, 'old.bin'));
+    writeFileSync(path.join(dir, 'new.txt'), 'new');
+    await svc.runNow(job.id);
+    await svc.idle();
+
+    const p = await svc.previewRetention(job.id, { weeks: 2, policy: { daily: 7 } });
+    const simulated = p.entries.filter((e) => e.simulated);
+    expect(simulated.length).toBe(14);
+    expect(p.entries.filter((e) => e.keep).length).toBe(7);
+    expect(p.entries.filter((e) => e.keep).every((e) => e.simulated && e.reasons.includes('daily snapshot'))).toBe(true);
+    expect(p.entries.filter((e) => !e.simulated).every((e) => !e.keep)).toBe(true);
+
+    // The job's own policy (keep-last 1): at the horizon the newest simulated snapshot is the one kept...
+    const now = await svc.previewRetention(job.id, { weeks: 1 });
+    expect(now.entries.filter((e) => e.keep)).toEqual([expect.objectContaining({ simulated: true, reasons: ['last snapshot'] })]);
+    // ...while a prune today would forget the older real snapshot, and old.bin's data with it.
+    expect(now.bytesFreed).toBeGreaterThan(2 * 1024 * 1024 - 100_000);
+    expect((await svc.listSnapshots(repoId)).length).toBe(2); // a preview deletes nothing
+    await expect(svc.previewRetention(job.id, { policy: { daily: 'seven' } })).rejects.toThrow('retention.daily');
+  });
+
+  it('runs a prune pass on its own schedule', async () => {
+    await fresh();
+    clock = new Date('2026-03-02T00:00:00Z');
+    const job = await svc.createJob(baseJob({ pruneSchedule: 'Sun 04:00', retention: { last: 1 } }));
+    await svc.runNow(job.id);
+    await svc.idle();
+    await svc.runNow(job.id);
+    await svc.idle();
+    clock = new Date('2026-03-08T04:00:10Z'); // Sunday
+    await svc.tick();
+    await svc.idle();
+    const pruneRun = (await runs(job.id)).find((r) => r.kind === 'prune')!;
+    expect(pruneRun).toMatchObject({ trigger: 'schedule', status: 'success', scheduledFor: '2026-03-08T04:00:00.000Z' });
+    expect((await svc.listSnapshots(repoId)).length).toBe(1);
+    await svc.tick();
+    expect((await runs(job.id)).filter((r) => r.kind === 'prune').length).toBe(1);
+  });
+
+  it('warns when jobs on one target start in the same minute', async () => {
+    await fresh();
+    clock = new Date('2026-03-02T00:00:00Z');
+    await svc.createJob(baseJob({ name: 'a', schedule: 'Mon..Fri 18:00' }));
+    await svc.createJob(baseJob({ name: 'b', schedule: '*-*-* 18:00:30' }));
+    await svc.createJob(baseJob({ name: 'c', schedule: '*-*-* 18:05:00' }));
+    const advice = await svc.staggerAdvice();
+    expect(advice.length).toBe(1);
+    expect(advice[0]!.jobs.map((j) => j.name)).toEqual(['a', 'b']);
+    expect(advice[0]!.message).toContain('a, b start in the same minute (2026-03-02 18:00 UTC)');
+  });
+});

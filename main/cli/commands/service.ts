@@ -187,6 +187,32 @@ export function registerServiceCommands(program: Command): void {
       }),
     );
   jobs
+    .command('retention-preview')
+    .description('which snapshots the retention policy keeps (real, and simulated from the schedule), and what a prune would free')
+    .argument('<job>', 'name or id')
+    .option('--weeks <n>', 'simulate this many weeks ahead', '12')
+    .option('--policy <json>', 'try a policy before saving it, e.g. {"daily":7,"weekly":4}')
+    .action(async (ref: string, o: { weeks: string; policy?: string }, cmd: Command) =>
+      withService(cmd, async (svc, g) => {
+        const s = await findJob(svc, ref);
+        let policy: unknown;
+        if (o.policy !== undefined) {
+          try {
+            policy = JSON.parse(o.policy);
+          } catch {
+            throw new ValidationError('policy', 'is not valid JSON');
+          }
+        }
+        const p = await svc.previewRetention(s.job.id, { weeks: Number(o.weeks), ...(policy !== undefined ? { policy } : {}) });
+        print(g, p, () =>
+          [
+            ...p.entries.map((e) => `${e.keep ? 'keep  ' : 'remove'} ${e.simulated ? '(future)' : e.snapshotId!.slice(0, 8)} ${e.time}${e.reasons.length ? '  ' + e.reasons.join(', ') : ''}`),
+            `a prune now would free ${formatBytes(p.bytesFreed ?? 0)}`,
+          ].join('\n'),
+        );
+      }),
+    );
+  jobs
     .command('log')
     .argument('<run>', 'run id')
     .action(async (id: string, _o: unknown, cmd: Command) =>
