@@ -42,6 +42,10 @@ export interface JobConfig {
   pruneAfterBackup: boolean;
   /** A calendar event for a prune pass of its own (forget by the retention policy, then prune); null: none. */
   pruneSchedule: string | null;
+  /** A calendar event for a repository check (verify); null: none. */
+  checkSchedule: string | null;
+  /** What a check reads of the data: nothing (structure only), a subset ("1/10", "5%") or "all". */
+  checkReadData: 'none' | 'all' | string;
   overlap: OverlapPolicy;
   uploadWorkers: number;
   bandwidth: { limitKiBps: number | null; windows: BandwidthWindow[] };
@@ -100,6 +104,8 @@ export const JOB_DEFAULTS: Omit<JobConfig, 'name' | 'repositoryId' | 'sources'> 
   retention: null,
   pruneAfterBackup: false,
   pruneSchedule: null,
+  checkSchedule: null,
+  checkReadData: 'none',
   overlap: 'queue',
   uploadWorkers: 4,
   bandwidth: { limitKiBps: null, windows: [] },
@@ -154,15 +160,20 @@ export function validateJobConfig(input: unknown): JobConfig {
       throw new ValidationError('schedule', (e as Error).message);
     }
   }
-  let pruneSchedule: string | null = null;
-  if (d.pruneSchedule !== null) {
-    pruneSchedule = requireString(d.pruneSchedule, 'pruneSchedule').trim();
+  const optionalSchedule = (v: unknown, field: string): string | null => {
+    if (v === null) return null;
+    const expr = requireString(v, field).trim();
     try {
-      parseCalendar(pruneSchedule);
+      parseCalendar(expr);
     } catch (e) {
-      throw new ValidationError('pruneSchedule', (e as Error).message);
+      throw new ValidationError(field, (e as Error).message);
     }
-  }
+    return expr;
+  };
+  const pruneSchedule = optionalSchedule(d.pruneSchedule, 'pruneSchedule');
+  const checkSchedule = optionalSchedule(d.checkSchedule, 'checkSchedule');
+  const checkReadData = requireString(d.checkReadData, 'checkReadData');
+  if (!/^(none|all|\d+\/\d+|\d+(\.\d+)?%)$/.test(checkReadData)) throw new ValidationError('checkReadData', 'must be none, all, a group like 1/10, or a percentage like 5%');
   let retention: RetentionPolicy | null = null;
   if (d.retention !== null) {
     try {
@@ -198,6 +209,8 @@ export function validateJobConfig(input: unknown): JobConfig {
     retention,
     pruneAfterBackup: requireBoolean(d.pruneAfterBackup, 'pruneAfterBackup'),
     pruneSchedule,
+    checkSchedule,
+    checkReadData,
     overlap: requireOneOf(d.overlap, 'overlap', ['skip', 'queue', 'parallel'] as const),
     uploadWorkers: requireInt(d.uploadWorkers, 'uploadWorkers', 1, 16),
     bandwidth: { limitKiBps: nullableLimit(bw.limitKiBps ?? null, 'bandwidth.limitKiBps'), windows },

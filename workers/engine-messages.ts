@@ -85,7 +85,10 @@ export interface RestoreItem {
   /** Where this blob's plaintext goes in the file. */
   fileOffset: number;
   id: string;
+  /** Holds the stored (encrypted) blob at `storedOffset`; several items may share one buffer (one read of neighbouring blobs). */
   stored: ArrayBuffer;
+  storedOffset: number;
+  storedLength: number;
   uncompressedLength?: number;
 }
 

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { Chunker, CHUNK_MAX_SIZE, parsePolynomial } from '../shared/chunker/index.js';
 import { bytesToHex, decodePackHeader, type PackedBlob } from '../shared/repo/pack.js';
 import { open, type MasterKey } from './crypto/crypto.js';
-import { openBlob, sealBlob, type CompressionMode } from './engine/blob.js';
+import { BlobScratch, openBlob, sealBlob, type CompressionMode } from './engine/blob.js';
 import { KnownBlobSet } from './engine/known-set.js';
 import { PackWriter, DEFAULT_PACK_SIZE, type FinishedPack } from './engine/pack-writer.js';
 import {
@@ -37,6 +37,7 @@ interface State {
   compression: CompressionMode;
 }
 let state: State | undefined;
+const scratch = new BlobScratch();
 
 // Read buffer: room for one maximal chunk plus a full read behind it.
 const READ_SIZE = 4 * 1024 * 1024;
@@ -135,7 +136,7 @@ function restoreBlobs(req: RestoreBlobsRequest): RestoreBlobsReply {
   try {
     for (const item of req.items) {
       try {
-        const plain = openBlob(s.key, new Uint8Array(item.stored), item.uncompressedLength);
+        const plain = scratch.openBlobInto(s.key, new Uint8Array(item.stored, item.storedOffset, item.storedLength), item.uncompressedLength);
         const id = createHash('sha256').update(plain).digest('hex');
         if (id !== item.id) throw new Error(`blob content does not match its ID (got ${id})`);
         let fd = fds.get(item.path);

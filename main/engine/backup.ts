@@ -15,6 +15,7 @@ import { KnownBlobSet } from '../../workers/engine/known-set.js';
 import { PackWriter, DEFAULT_PACK_SIZE } from '../../workers/engine/pack-writer.js';
 import type { BackupFilesReply, WirePack } from '../../workers/engine-messages.js';
 import { OperationCancelledError } from './errors.js';
+import { Limiter } from './limiter.js';
 import { RepositoryLock } from './lock.js';
 import { PackUploader, type PendingPack } from './pack-uploader.js';
 import { PROGRAM_VERSION, type Repository } from './repository.js';
@@ -514,24 +515,6 @@ class Walker {
   }
 }
 
-/** Bounds how many promises run at once (file-system calls during the scan). */
-class Limiter {
-  private active = 0;
-  private waiting: (() => void)[] = [];
-
-  constructor(private readonly max: number) {}
-
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.max) await new Promise<void>((r) => this.waiting.push(r));
-    this.active++;
-    try {
-      return await fn();
-    } finally {
-      this.active--;
-      this.waiting.shift()?.();
-    }
-  }
-}
 
 /** Serialises trees, deduplicates them and packs new ones (in the main thread: trees are small). */
 class TreeSaver {

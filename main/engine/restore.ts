@@ -169,7 +169,7 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
           missing = true;
           break;
         }
-        const item: Planned_ = { path: f.dest, fileOffset: offset, id, stored: new ArrayBuffer(0), pack: loc.pack, offset: loc.offset, length: loc.length };
+        const item: Planned_ = { path: f.dest, fileOffset: offset, id, stored: new ArrayBuffer(0), storedOffset: 0, storedLength: loc.length, pack: loc.pack, offset: loc.offset, length: loc.length };
         if (loc.uncompressed_length !== undefined) item.uncompressedLength = loc.uncompressed_length;
         offset += loc.uncompressed_length ?? loc.length - CIPHERTEXT_OVERHEAD;
         mine.push(item);
@@ -209,15 +209,17 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
           const first = b[i]!;
           const span = b[j - 1]!.offset + b[j - 1]!.length - first.offset;
           const bytes = await repo.target.load({ type: 'data', name: first.pack }, span, first.offset, (buf) => buf);
+          // One transfer per read; the items point into it.
+          const shared = exclusiveArrayBuffer(bytes);
+          transfer.push(shared);
           for (let k = i; k < j; k++) {
             const it = b[k]!;
-            // Copies unless the blob is the whole (unpooled) read: each transferred buffer must be its own.
-            it.stored = exclusiveArrayBuffer(bytes.subarray(it.offset - first.offset, it.offset - first.offset + it.length));
-            transfer.push(it.stored);
+            it.stored = shared;
+            it.storedOffset = it.offset - first.offset;
           }
           i = j;
         }
-        const wire: RestoreItem[] = b.map(({ path: p, fileOffset, id, stored, uncompressedLength }) => ({ path: p, fileOffset, id, stored, ...(uncompressedLength !== undefined ? { uncompressedLength } : {}) }));
+        const wire: RestoreItem[] = b.map(({ path: p, fileOffset, id, stored, storedOffset, storedLength, uncompressedLength }) => ({ path: p, fileOffset, id, stored, storedOffset, storedLength, ...(uncompressedLength !== undefined ? { uncompressedLength } : {}) }));
         const reply = await workerPool.run({ kind: 'restore-blobs', items: wire }, transfer);
         for (const e of reply.errors) {
           errors.push({ path: e.path, message: `blob ${e.id.slice(0, 12)}: ${e.message}` });

@@ -1,4 +1,5 @@
-import type { Id, TreeNode } from '../../shared/repo/types.js';
+import type { Id, Tree, TreeNode } from '../../shared/repo/types.js';
+import { Limiter } from './limiter.js';
 import type { Repository } from './repository.js';
 
 /** One node of a snapshot with its absolute path inside the snapshot ("/home/ann/a.txt"). */
@@ -9,7 +10,8 @@ export interface WalkedNode {
 
 /**
  * Visits every node under tree `treeId` depth-first, parents before
- * children, in stored (name) order. `descend` may prune a directory.
+ * children, in stored (name) order. `descend` may prune a directory. Subtrees
+ * are fetched ahead, several at once, while earlier nodes are visited.
  */
 export async function* walkTree(
   repo: Repository,
@@ -17,10 +19,24 @@ export async function* walkTree(
   prefix = '',
   descend: (path: string, node: TreeNode) => boolean = () => true,
 ): AsyncGenerator<WalkedNode> {
-  const tree = await repo.loadTree(treeId);
-  for (const node of tree.nodes) {
-    const p = `${prefix}/${node.name}`;
-    yield { path: p, node };
-    if (node.type === 'dir' && node.subtree && descend(p, node)) yield* walkTree(repo, node.subtree, p, descend);
+  const limiter = new Limiter(16);
+  const load = (id: Id) => {
+    const p = limiter.run(() => repo.loadTree(id));
+    p.catch(() => {}); // reported when awaited, in walk order
+    return p;
+  };
+  async function* walk(tree: Promise<Tree>, at: string): AsyncGenerator<WalkedNode> {
+    const { nodes } = await tree;
+    const ahead = new Map<number, Promise<Tree>>();
+    nodes.forEach((node, i) => {
+      if (node.type === 'dir' && node.subtree && descend(`${at}/${node.name}`, node)) ahead.set(i, load(node.subtree));
+    });
+    for (const [i, node] of nodes.entries()) {
+      const p = `${at}/${node.name}`;
+      yield { path: p, node };
+      const sub = ahead.get(i);
+      if (sub) yield* walk(sub, p);
+    }
   }
+  yield* walk(load(treeId), prefix);
 }

@@ -11,6 +11,7 @@ import { next, type ScheduleDecision } from '../../shared/schedule/next-run.js';
 import { staggerAdvice } from '../../shared/schedule/stagger.js';
 import { requireInt, requireString, ValidationError } from '../../shared/validation.js';
 import { backup } from '../engine/backup.js';
+import { check } from '../engine/check.js';
 import { OperationCancelledError } from '../engine/errors.js';
 import { forget } from '../engine/forget.js';
 import { prune } from '../engine/prune.js';
@@ -105,6 +106,7 @@ export class LifeboatService implements LifeboatApi {
       const plans: [RunKind, ScheduleDecision][] = [['backup', next(now, job, this.history(job, 'backup'), this.timeZone)]];
       // A prune pass on its own schedule; a waiting one queues behind the job's other prune runs.
       if (job.pruneSchedule) plans.push(['prune', next(now, { ...job, schedule: job.pruneSchedule, overlap: 'queue' }, this.history(job, 'prune'), this.timeZone)]);
+      if (job.checkSchedule) plans.push(['check', next(now, { ...job, schedule: job.checkSchedule, overlap: 'queue' }, this.history(job, 'check'), this.timeZone)]);
       for (const [kind, d] of plans) {
         decisions.push(d);
         if (d.kind === 'wait') continue;
@@ -201,7 +203,8 @@ export class LifeboatService implements LifeboatApi {
         this.changed(id);
       }
       releaseSlot = await Promise.race([slot, aborted(signal)]);
-      const exclusive = a.record.kind === 'prune';
+      // Maintenance (prune, check) has the repository to itself; backups share it.
+      const exclusive = a.record.kind !== 'backup';
       const g = this.gate.describe(job.repositoryId);
       if (g.writer || (exclusive && g.readers > 0)) {
         this.db.runs.update(id, { phase: exclusive ? 'waiting for backups on this repository to finish' : 'waiting for maintenance on this repository to finish' });
@@ -214,7 +217,7 @@ export class LifeboatService implements LifeboatApi {
 
       if (a.record.kind === 'backup') await this.runBackup(job, a);
       else if (a.record.kind === 'prune') await this.runPrune(job, id);
-      else throw new Error(`${a.record.kind} runs are not supported yet`);
+      else await this.runCheck(job, id, signal);
     } catch (e) {
       const cancelled = e instanceof OperationCancelledError || signal.aborted;
       const msg = (e as Error).message;
@@ -314,6 +317,22 @@ export class LifeboatService implements LifeboatApi {
     this.db.runs.update(id, { phase: 'pruning unreferenced data' });
     const res = await prune(repo, { lockWaitMs: this.opts.lockWaitMs ?? 60 * 60 * 1000, onLog: (l) => this.appendLog(id, l) });
     this.appendLog(id, `prune: freed ${res.bytesFreed} bytes`);
+    this.db.runs.update(id, { status: 'success', endedAt: this.now().toISOString(), phase: null });
+  }
+
+  private async runCheck(job: Job, id: number, signal: AbortSignal): Promise<void> {
+    const repo = await this.openRepository(job.repositoryId);
+    const mode = job.checkReadData;
+    this.db.runs.update(id, { phase: mode === 'none' ? 'checking structure' : `checking structure and reading data (${mode})` });
+    const res = await check(repo, {
+      ...(mode === 'all' ? { readData: true } : mode !== 'none' ? { readDataSubset: mode } : {}),
+      ...(this.opts.workers ? { workers: this.opts.workers } : {}),
+    });
+    if (signal.aborted) throw new OperationCancelledError('check');
+    for (const w of res.warnings) this.appendLog(id, `warning: ${w}`);
+    for (const e of res.errors) this.appendLog(id, `error: ${e}`);
+    this.appendLog(id, `checked ${res.snapshots} snapshots, ${res.trees} trees, ${res.packs} packs; read ${res.packsRead} packs (${res.bytesRead} bytes)`);
+    if (res.errors.length > 0) throw new Error(`check found ${res.errors.length} errors, first: ${res.errors[0]}`);
     this.db.runs.update(id, { status: 'success', endedAt: this.now().toISOString(), phase: null });
   }
 
@@ -434,7 +453,7 @@ export class LifeboatService implements LifeboatApi {
 
   async runNow(jobId: number, kind: RunKind = 'backup'): Promise<RunRecord> {
     const job = this.requireJob(jobId);
-    if (kind !== 'backup' && kind !== 'prune') throw new ValidationError('kind', 'must be backup or prune');
+    if (kind !== 'backup' && kind !== 'prune' && kind !== 'check') throw new ValidationError('kind', 'must be backup, prune or check');
     return this.enqueue(job, kind, 'manual', null, 'started by hand');
   }
 

@@ -130,7 +130,8 @@ describe('a repository restic wrote', () => {
     const lb = JSON.parse(ok(lifeboat(['backup', '--force', '--parent', rs.snapshot_id, dir, '--json'], { env }), 'lifeboat backup').stdout) as { snapshot_id: string; data_blobs: number };
     const fromRestic = resticContent(repo, rs.snapshot_id, file);
     const fromLifeboat = resticContent(repo, lb.snapshot_id, file);
-    expect(fromRestic.length).toBeGreaterThan(3);
+    // Cut points depend on the repository's random polynomial; 2 MiB of zeros alone always gives several chunks.
+    expect(fromRestic.length).toBeGreaterThanOrEqual(3);
     expect(fromLifeboat).toEqual(fromRestic);
     // Every blob was already there: Lifeboat re-read the file (--force) but stored no data.
     expect(lb.data_blobs).toBe(0);

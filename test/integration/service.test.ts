@@ -291,3 +291,28 @@ describe('retention preview, prune schedule, stagger advice', () => {
     expect(advice[0]!.message).toContain('a, b start in the same minute (2026-03-02 18:00 UTC)');
   });
 });
+
+describe('check runs', () => {
+  it('verifies the repository as maintenance, and fails naming the damaged pack', async () => {
+    await fresh();
+    const job = await svc.createJob(baseJob({ checkReadData: 'all', checkSchedule: 'Sat 05:00' }));
+    await expect(svc.updateJob(job.id, { checkReadData: 'sometimes' })).rejects.toThrow('checkReadData:');
+    await svc.runNow(job.id);
+    await svc.idle();
+    await svc.runNow(job.id, 'check');
+    await svc.idle();
+    expect((await runs(job.id))[0]).toMatchObject({ kind: 'check', status: 'success' });
+    const { readdirSync, statSync, openSync, writeSync, closeSync } = await import('node:fs');
+    const repoDir = (await svc.listRepositories())[0]!.location;
+    const packs = readdirSync(path.join(repoDir, 'data'), { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).map((d) => path.join(d.parentPath, d.name));
+    const victim = packs.sort((a, b) => statSync(b).size - statSync(a).size)[0]!;
+    const fd = openSync(victim, 'r+');
+    writeSync(fd, Buffer.from([0x55, 0xaa]), 0, 2, 100);
+    closeSync(fd);
+    await svc.runNow(job.id, 'check');
+    await svc.idle();
+    const failed = (await runs(job.id))[0]!;
+    expect(failed).toMatchObject({ kind: 'check', status: 'failed' });
+    expect(failed.error).toContain(`pack ${path.basename(victim)}`);
+  });
+});

@@ -60,6 +60,8 @@ function config(overrides: Partial<JobConfig> = {}): JobConfig {
     retention: { daily: 7, weekly: 4 },
     pruneAfterBackup: true,
     pruneSchedule: 'Sun 04:00',
+    checkSchedule: null,
+    checkReadData: 'none',
     overlap: 'queue',
     uploadWorkers: 4,
     bandwidth: { limitKiBps: 2048, windows: [{ from: '22:00', to: '06:00', limitKiBps: null }] },

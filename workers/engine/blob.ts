@@ -1,5 +1,6 @@
 import { Compressor, decompress } from 'zstd-napi';
-import { open, seal, type MasterKey } from '../crypto/crypto.js';
+import zstdBinding from 'zstd-napi/binding.js';
+import { CIPHERTEXT_OVERHEAD, open, openInto, seal, type MasterKey } from '../crypto/crypto.js';
 
 /** How blobs are compressed: restic's `--compression auto|off|max`. */
 export type CompressionMode = 'auto' | 'off' | 'max';
@@ -49,6 +50,35 @@ export function openBlob(key: MasterKey, stored: Uint8Array, uncompressedLength:
     throw new Error(`blob decompressed to ${out.length} bytes, index says ${uncompressedLength}`);
   }
   return out;
+}
+
+/**
+ * Reusable output buffers for `openBlobInto`: one thread decrypting blob after
+ * blob into fresh 1 MiB buffers pays for page faults more than for the crypto.
+ */
+export class BlobScratch {
+  private plain: Uint8Array = new Uint8Array(0);
+  private out: Uint8Array = new Uint8Array(0);
+  private dctx: InstanceType<typeof zstdBinding.DCtx> | undefined;
+
+  private ensure(buf: Uint8Array, n: number): Uint8Array {
+    return buf.length >= n ? buf : new Uint8Array(Math.max(n, buf.length * 2, 1 << 20));
+  }
+
+  /**
+   * Like `openBlob`, but returns a view into a buffer this scratch reuses: it
+   * is valid only until the next call.
+   */
+  openBlobInto(key: MasterKey, stored: Uint8Array, uncompressedLength: number | undefined): Uint8Array {
+    this.plain = this.ensure(this.plain, stored.length - CIPHERTEXT_OVERHEAD);
+    const n = openInto(key, stored, this.plain, 0);
+    if (uncompressedLength === undefined) return this.plain.subarray(0, n);
+    this.out = this.ensure(this.out, uncompressedLength);
+    this.dctx ??= new zstdBinding.DCtx();
+    const m = this.dctx.decompress(this.out.subarray(0, uncompressedLength), this.plain.subarray(0, n));
+    if (m !== uncompressedLength) throw new Error(`blob decompressed to ${m} bytes, index says ${uncompressedLength}`);
+    return this.out.subarray(0, m);
+  }
 }
 
 /**

@@ -164,10 +164,11 @@ export function registerServiceCommands(program: Command): void {
     .description('run a job now, in the foreground, and wait for it')
     .argument('<job>', 'name or id')
     .option('--prune', 'run the retention policy and prune instead of a backup')
-    .action(async (ref: string, o: { prune?: boolean }, cmd: Command) =>
+    .option('--check', "check the job's repository instead of a backup (reads data as the job's checkReadData says)")
+    .action(async (ref: string, o: { prune?: boolean; check?: boolean }, cmd: Command) =>
       withService(cmd, async (svc, g) => {
         const s = await findJob(svc, ref);
-        const run = await svc.runNow(s.job.id, o.prune ? 'prune' : 'backup');
+        const run = await svc.runNow(s.job.id, o.prune ? 'prune' : o.check ? 'check' : 'backup');
         await svc.idle();
         const done = (await svc.listRuns({ jobId: s.job.id, limit: 10 })).find((r) => r.id === run.id)!;
         print(g, done, () => runLine(done));
