@@ -14,6 +14,10 @@ import { Repository, PROGRAM_VERSION } from '../engine/repository.js';
 import { restore } from '../engine/restore.js';
 import { walkTree } from '../engine/snapshot-walk.js';
 import { openTarget } from '../engine/targets/open-target.js';
+import { RetryingTarget } from '../engine/targets/retry.js';
+import type { StorageTarget } from '../engine/targets/target.js';
+import { ThrottledTarget } from '../engine/targets/throttle.js';
+import { SharedTokenBucket } from '../../workers/engine/token-bucket.js';
 import { ProgressBar } from './progress-bar.js';
 import { registerCalendarCommand } from './commands/calendar.js';
 import { registerForgetCommand } from './commands/forget.js';
@@ -29,14 +33,24 @@ interface GlobalOptions extends RepoOptions {
   json?: boolean;
   quiet?: boolean;
   workers?: string;
+  limitUpload?: string;
+  limitDownload?: string;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
+/** Opens the repository through the retry wrapper and, with --limit-upload/--limit-download, the throttle. */
 async function openRepo(g: GlobalOptions): Promise<Repository> {
   const loc = repositoryLocation(g);
   const password = repositoryPassword(g);
-  return Repository.open(openTarget(loc), password);
+  let target: StorageTarget = openTarget(loc);
+  const up = g.limitUpload === undefined ? 0 : parseIntOption(g.limitUpload, 'limit-upload', 1, 10 * 1024 * 1024);
+  const down = g.limitDownload === undefined ? 0 : parseIntOption(g.limitDownload, 'limit-download', 1, 10 * 1024 * 1024);
+  if (up || down) target = new ThrottledTarget(target, [SharedTokenBucket.create(up * 1024)], [SharedTokenBucket.create(down * 1024)]);
+  const retrying = new RetryingTarget(target, {
+    onRetry: (what, n, ms, e) => process.stderr.write(`lifeboat: ${what}: attempt ${n} failed (${e.message}); retrying in ${(ms / 1000).toFixed(1)} s\n`),
+  });
+  return Repository.open(retrying, password);
 }
 
 function workersOf(g: GlobalOptions): number | undefined {
@@ -70,6 +84,8 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output')
     .option('-q, --quiet', 'no progress output')
     .option('--workers <n>', 'engine worker threads (default: one per core)')
+    .option('--limit-upload <kib>', 'limit uploads to this many KiB/s')
+    .option('--limit-download <kib>', 'limit downloads to this many KiB/s')
     .showHelpAfterError();
 
   const globals = (cmd: Command) => cmd.optsWithGlobals() as GlobalOptions & Record<string, unknown>;

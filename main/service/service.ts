@@ -18,6 +18,11 @@ import { prune } from '../engine/prune.js';
 import { Repository } from '../engine/repository.js';
 import { restore } from '../engine/restore.js';
 import { openTarget } from '../engine/targets/open-target.js';
+import { RetryingTarget } from '../engine/targets/retry.js';
+import type { StorageTarget } from '../engine/targets/target.js';
+import { ThrottledTarget } from '../engine/targets/throttle.js';
+import type { BandwidthSetting } from '../../shared/bandwidth.js';
+import { BandwidthController } from './bandwidth.js';
 import type { LifeboatDatabase } from '../store/database.js';
 import { runShellCommand } from './commands.js';
 import { RepositoryGate } from './repository-gate.js';
@@ -62,6 +67,7 @@ export class LifeboatService implements LifeboatApi {
   private readonly timeZone: string;
   private readonly queue: RunQueue;
   private readonly gate = new RepositoryGate();
+  private readonly bandwidth: BandwidthController;
   private readonly active = new Map<number, ActiveRun>();
   private readonly emitter = new EventEmitter();
   private timer: NodeJS.Timeout | undefined;
@@ -75,6 +81,11 @@ export class LifeboatService implements LifeboatApi {
     this.timeZone = opts.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
     this.queue = new RunQueue(opts.maxConcurrentRuns ?? this.db.settings.get<number>('maxConcurrentRuns', 2));
     this.emitter.setMaxListeners(100);
+    this.bandwidth = new BandwidthController(
+      () => this.db.settings.get<BandwidthSetting>('bandwidth', { limitKiBps: null, windows: [] }),
+      this.timeZone,
+      this.now,
+    );
   }
 
   // ---- events
@@ -95,6 +106,7 @@ export class LifeboatService implements LifeboatApi {
     const interrupted = this.db.runs.markInterrupted(this.now());
     if (interrupted > 0) this.log(`marked ${interrupted} runs interrupted by the previous shutdown as failed`);
     this.stopping = false;
+    this.bandwidth.start();
     this.schedule(0);
   }
 
@@ -149,6 +161,7 @@ export class LifeboatService implements LifeboatApi {
   async stop(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.timer);
+    this.bandwidth.stop();
     await this.ticking?.catch(() => {});
     for (const a of this.active.values()) a.controller.abort();
     await Promise.all([...this.active.values()].map((a) => a.done));
@@ -240,11 +253,41 @@ export class LifeboatService implements LifeboatApi {
     return true;
   }
 
-  private async openRepository(repositoryId: number): Promise<Repository> {
+  /**
+   * Opens a repository through the retry wrapper and, for a job's run, through
+   * the job's and the global bandwidth buckets (released by `release`).
+   */
+  private async openRepository(repositoryId: number, job?: Job): Promise<Repository> {
     const info = this.db.repositories.get(repositoryId);
     if (!info) throw new Error(`repository ${repositoryId} no longer exists`);
     if (!info.passwordRef) throw new Error(`repository "${info.name}" has no password reference`);
-    return Repository.open(openTarget(info.location), await this.secrets.resolve(info.passwordRef));
+    let target: StorageTarget = openTarget(info.location, { connections: job?.uploadWorkers ?? 4 });
+    if (job) {
+      const jobId = job.id;
+      const buckets = this.bandwidth.acquire(jobId, () => this.db.jobs.get(jobId)?.bandwidth ?? job.bandwidth);
+      let released = false;
+      target = new ThrottledTarget(target, buckets, buckets, () => {
+        if (!released) this.bandwidth.release(jobId);
+        released = true;
+      });
+    }
+    const retrying = new RetryingTarget(target, { onRetry: (what, n, ms, e) => this.log(`${what}: attempt ${n} failed (${e.message}); retrying in ${ms} ms`) });
+    try {
+      return await Repository.open(retrying, await this.secrets.resolve(info.passwordRef));
+    } catch (e) {
+      await retrying.close().catch(() => {});
+      throw e;
+    }
+  }
+
+  /** Opens a repository for the duration of `fn` and closes it (connections, buckets) afterwards. */
+  private async withRepository<T>(repositoryId: number, job: Job | undefined, fn: (repo: Repository) => Promise<T>): Promise<T> {
+    const repo = await this.openRepository(repositoryId, job);
+    try {
+      return await fn(repo);
+    } finally {
+      await repo.close().catch(() => {});
+    }
   }
 
   private async runBackup(job: Job, a: ActiveRun): Promise<void> {
@@ -262,19 +305,20 @@ export class LifeboatService implements LifeboatApi {
     let status: 'success' | 'partial' | 'failed' = 'failed';
     let failure: Error | undefined;
     try {
-      const repo = await this.openRepository(job.repositoryId);
-      this.db.runs.update(id, { phase: 'scanning' });
-      const res = await backup(repo, {
-        paths: job.sources.paths,
-        includes: job.sources.include,
-        excludes: job.sources.exclude,
-        tags: job.tags,
-        full: job.mode === 'full',
-        uploadConnections: job.uploadWorkers,
-        ...(this.opts.workers ? { workers: this.opts.workers } : {}),
-        signal,
-        lockWaitMs: this.opts.lockWaitMs ?? 60 * 60 * 1000,
-        onProgress: (p: OperationProgress) => this.progress(job, a, p),
+      const res = await this.withRepository(job.repositoryId, job, (repo) => {
+        this.db.runs.update(id, { phase: 'scanning' });
+        return backup(repo, {
+          paths: job.sources.paths,
+          includes: job.sources.include,
+          excludes: job.sources.exclude,
+          tags: job.tags,
+          full: job.mode === 'full',
+          uploadConnections: job.uploadWorkers,
+          ...(this.opts.workers ? { workers: this.opts.workers } : {}),
+          signal,
+          lockWaitMs: this.opts.lockWaitMs ?? 60 * 60 * 1000,
+          onProgress: (p: OperationProgress) => this.progress(job, a, p),
+        });
       });
       for (const e of res.errors) this.appendLog(id, `unreadable: ${e.path}: ${e.message}`);
       status = res.partial ? 'partial' : 'success';
@@ -307,7 +351,11 @@ export class LifeboatService implements LifeboatApi {
   }
 
   private async runPrune(job: Job, id: number): Promise<void> {
-    const repo = await this.openRepository(job.repositoryId);
+    await this.withRepository(job.repositoryId, job, (repo) => this.pruneWith(repo, job, id));
+    this.db.runs.update(id, { status: 'success', endedAt: this.now().toISOString(), phase: null });
+  }
+
+  private async pruneWith(repo: Repository, job: Job, id: number): Promise<void> {
     if (job.retention) {
       this.db.runs.update(id, { phase: 'forgetting snapshots by the retention policy' });
       const res = await forget(repo, job.retention, { dryRun: false, paths: job.sources.paths, host: os.hostname() });
@@ -317,11 +365,13 @@ export class LifeboatService implements LifeboatApi {
     this.db.runs.update(id, { phase: 'pruning unreferenced data' });
     const res = await prune(repo, { lockWaitMs: this.opts.lockWaitMs ?? 60 * 60 * 1000, onLog: (l) => this.appendLog(id, l) });
     this.appendLog(id, `prune: freed ${res.bytesFreed} bytes`);
-    this.db.runs.update(id, { status: 'success', endedAt: this.now().toISOString(), phase: null });
   }
 
   private async runCheck(job: Job, id: number, signal: AbortSignal): Promise<void> {
-    const repo = await this.openRepository(job.repositoryId);
+    await this.withRepository(job.repositoryId, job, (repo) => this.checkWith(repo, job, id, signal));
+  }
+
+  private async checkWith(repo: Repository, job: Job, id: number, signal: AbortSignal): Promise<void> {
     const mode = job.checkReadData;
     this.db.runs.update(id, { phase: mode === 'none' ? 'checking structure' : `checking structure and reading data (${mode})` });
     const res = await check(repo, {
@@ -382,6 +432,7 @@ export class LifeboatService implements LifeboatApi {
     const password = await this.secrets.resolve(passwordRef);
     const target = openTarget(location);
     const repo = input.create ? await Repository.init(target, password) : await Repository.open(target, password);
+    await repo.close();
     return toRepositoryInfo(this.db.repositories.add({ name, location, passwordRef, repositoryId: repo.config.id }));
   }
 
@@ -485,7 +536,7 @@ export class LifeboatService implements LifeboatApi {
 
   async listSnapshots(repositoryId: number): Promise<Snapshot[]> {
     requireInt(repositoryId, 'repositoryId', 1, Number.MAX_SAFE_INTEGER);
-    return (await this.openRepository(repositoryId)).listSnapshots();
+    return this.withRepository(repositoryId, undefined, (repo) => repo.listSnapshots());
   }
 
   async restore(request: RestoreRequest): Promise<RestoreSummary> {
@@ -493,11 +544,12 @@ export class LifeboatService implements LifeboatApi {
     const snapshotId = requireString(request.snapshotId, 'snapshotId');
     const target = requireString(request.target, 'target');
     if (!target.startsWith('/') && !/^[a-zA-Z]:[\\/]/.test(target)) throw new ValidationError('target', 'must be an absolute path');
-    const repo = await this.openRepository(request.repositoryId);
     const release = await this.gate.enter(request.repositoryId, false);
     try {
-      const res = await restore(repo, await repo.findSnapshot(snapshotId), { target, include: request.include ?? [] });
-      return { files: res.files, dirs: res.dirs, bytes: res.bytes, errors: res.errors };
+      return await this.withRepository(request.repositoryId, undefined, async (repo) => {
+        const res = await restore(repo, await repo.findSnapshot(snapshotId), { target, include: request.include ?? [] });
+        return { files: res.files, dirs: res.dirs, bytes: res.bytes, errors: res.errors };
+      });
     } finally {
       release();
     }
@@ -532,17 +584,18 @@ export class LifeboatService implements LifeboatApi {
     const now = this.now();
     const hostname = os.hostname();
     const paths = [...job.sources.paths].sort();
-    const repo = await this.openRepository(job.repositoryId);
-    const real = (await repo.listSnapshots()).filter((s) => s.hostname === hostname && JSON.stringify([...s.paths].sort()) === JSON.stringify(paths));
-    const simulated = job.schedule && job.enabled
-      ? simulateSnapshots(job.schedule, now, new Date(now.getTime() + weeks * 7 * 86400_000), this.timeZone, { hostname, paths, ...(job.tags.length ? { tags: job.tags } : {}) })
-      : [];
-    const entries = previewRetention(real.map((s) => ({ id: s.id, time: s.time, paths: s.paths, ...(s.hostname ? { hostname: s.hostname } : {}), ...(s.tags ? { tags: s.tags } : {}) })), simulated, policy, this.timeZone, now);
-    // Space freed by a prune now: forget what the policy removes among the real snapshots today.
-    const today = previewRetention(real.map((s) => ({ id: s.id, time: s.time, paths: s.paths, ...(s.hostname ? { hostname: s.hostname } : {}), ...(s.tags ? { tags: s.tags } : {}) })), [], policy, this.timeZone, now);
-    const forgotten = today.filter((e) => !e.keep && e.snapshotId).map((e) => e.snapshotId!);
-    const plan = await prune(repo, { dryRun: true, assumeForgotten: forgotten });
-    return { entries, bytesFreed: plan.bytesFreed };
+    return this.withRepository(job.repositoryId, undefined, async (repo) => {
+      const real = (await repo.listSnapshots()).filter((s) => s.hostname === hostname && JSON.stringify([...s.paths].sort()) === JSON.stringify(paths));
+      const simulated = job.schedule && job.enabled
+        ? simulateSnapshots(job.schedule, now, new Date(now.getTime() + weeks * 7 * 86400_000), this.timeZone, { hostname, paths, ...(job.tags.length ? { tags: job.tags } : {}) })
+        : [];
+      const entries = previewRetention(real.map((s) => ({ id: s.id, time: s.time, paths: s.paths, ...(s.hostname ? { hostname: s.hostname } : {}), ...(s.tags ? { tags: s.tags } : {}) })), simulated, policy, this.timeZone, now);
+      // Space freed by a prune now: forget what the policy removes among the real snapshots today.
+      const today = previewRetention(real.map((s) => ({ id: s.id, time: s.time, paths: s.paths, ...(s.hostname ? { hostname: s.hostname } : {}), ...(s.tags ? { tags: s.tags } : {}) })), [], policy, this.timeZone, now);
+      const forgotten = today.filter((e) => !e.keep && e.snapshotId).map((e) => e.snapshotId!);
+      const plan = await prune(repo, { dryRun: true, assumeForgotten: forgotten });
+      return { entries, bytesFreed: plan.bytesFreed };
+    });
   }
 
   async staggerAdvice() {

@@ -316,3 +316,20 @@ describe('check runs', () => {
     expect(failed.error).toContain(`pack ${path.basename(victim)}`);
   });
 });
+
+describe('bandwidth', () => {
+  it("holds a job's uploads to its limit", async () => {
+    await fresh();
+    const dir = path.join(s.dir, 'bw-src');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'random.bin'), pseudoRandom('bandwidth', 4 * 1024 * 1024));
+    const job = await svc.createJob(baseJob({ name: 'limited', sources: { paths: [dir] }, bandwidth: { limitKiBps: 2048 } }));
+    const started = Date.now();
+    await svc.runNow(job.id);
+    await svc.idle();
+    const seconds = (Date.now() - started) / 1000;
+    expect((await runs(job.id))[0]!.status).toBe('success');
+    // About 4 MiB of incompressible data at 2 MiB/s: at least ~2 s (a little burst allowance aside).
+    expect(seconds).toBeGreaterThan(1.8);
+  });
+});
