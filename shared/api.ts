@@ -73,8 +73,11 @@ export interface RunFilter {
 /** The service's methods. All return promises: every host crosses a process or thread boundary. */
 export interface LifeboatApi {
   listRepositories(): Promise<RepositoryInfo[]>;
-  /** Registers a repository; with `create`, initialises a new one there first. */
-  addRepository(input: { name: string; location: string; passwordRef: string; create?: boolean }): Promise<RepositoryInfo>;
+  /**
+   * Registers a repository; with `create`, initialises a new one there first. Give `password` (stored
+   * in the secret store; never returned or logged) or `passwordRef` (where it is already kept).
+   */
+  addRepository(input: { name: string; location: string; password?: string; passwordRef?: string; create?: boolean }): Promise<RepositoryInfo>;
   removeRepository(id: number): Promise<void>;
   listJobs(): Promise<JobStatus[]>;
   getJob(id: number): Promise<JobStatus>;

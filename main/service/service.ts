@@ -28,10 +28,13 @@ import { runShellCommand } from './commands.js';
 import { RepositoryGate } from './repository-gate.js';
 import { RunQueue } from './run-queue.js';
 import { DefaultSecretResolver, validateSecretRef, type SecretResolver } from './secrets.js';
+import type { SecretStore } from './secret-stores.js';
 
 export interface ServiceOptions {
   db: LifeboatDatabase;
   secrets?: SecretResolver;
+  /** Where new secrets are stored (the OS keychain, or the encrypted file on a box without one). */
+  secretStore?: SecretStore;
   /** The clock; tests pin it. */
   now?: () => Date;
   /** Zone in which schedules without their own zone are read (default: the system's). */
@@ -76,7 +79,7 @@ export class LifeboatService implements LifeboatApi {
 
   constructor(private readonly opts: ServiceOptions) {
     this.db = opts.db;
-    this.secrets = opts.secrets ?? new DefaultSecretResolver();
+    this.secrets = opts.secrets ?? new DefaultSecretResolver(process.env, opts.secretStore ? [opts.secretStore] : []);
     this.now = opts.now ?? (() => new Date());
     this.timeZone = opts.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
     this.queue = new RunQueue(opts.maxConcurrentRuns ?? this.db.settings.get<number>('maxConcurrentRuns', 2));
@@ -425,13 +428,29 @@ export class LifeboatService implements LifeboatApi {
     return this.db.repositories.list().map(toRepositoryInfo);
   }
 
-  async addRepository(input: { name: string; location: string; passwordRef: string; create?: boolean }): Promise<RepositoryInfo> {
+  async addRepository(input: { name: string; location: string; passwordRef?: string; password?: string; create?: boolean }): Promise<RepositoryInfo> {
     const name = requireString(input?.name, 'name', { max: 200 }).trim();
     const location = requireString(input.location, 'location').trim();
-    const passwordRef = validateSecretRef(input.passwordRef);
-    const password = await this.secrets.resolve(passwordRef);
+    if ((input.password === undefined) === (input.passwordRef === undefined)) throw new ValidationError('password', 'give either the password (it goes to the secret store) or a reference to where it is kept');
+    if (this.db.repositories.getByName(name)) throw new ValidationError('name', `a repository named ${JSON.stringify(name)} already exists`);
+    let passwordRef: string;
+    let password: string;
+    if (input.password !== undefined) {
+      password = requireString(input.password, 'password');
+      if (!this.opts.secretStore) throw new ValidationError('password', 'no secret store is available (no OS keychain, and no encrypted secrets file opened); give a passwordRef instead');
+      passwordRef = await this.opts.secretStore.put(`repository:${name}`, password);
+    } else {
+      passwordRef = validateSecretRef(input.passwordRef);
+      password = await this.secrets.resolve(passwordRef);
+    }
     const target = openTarget(location);
-    const repo = input.create ? await Repository.init(target, password) : await Repository.open(target, password);
+    let repo: Repository;
+    try {
+      repo = input.create ? await Repository.init(target, password) : await Repository.open(target, password);
+    } catch (e) {
+      if (input.password !== undefined) await this.opts.secretStore?.delete(passwordRef).catch(() => {});
+      throw e;
+    }
     await repo.close();
     return toRepositoryInfo(this.db.repositories.add({ name, location, passwordRef, repositoryId: repo.config.id }));
   }

@@ -3,7 +3,11 @@ import { formatBytes } from '../../../shared/format.js';
 import type { JobStatus } from '../../../shared/api.js';
 import type { RunRecord } from '../../../shared/jobs.js';
 import { ValidationError } from '../../../shared/validation.js';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { openDatabase } from '../../store/database.js';
+import { EncryptedFileSecretStore, KeychainSecretStore, type SecretStore } from '../../service/secret-stores.js';
+import { DefaultSecretResolver } from '../../service/secrets.js';
 import { prepareDataDir, resolveDataDir } from '../../service/data-dir.js';
 import { LifeboatService } from '../../service/service.js';
 
@@ -11,14 +15,36 @@ interface ServiceGlobals {
   dataDir?: string;
   json?: boolean;
   workers?: string;
+  vaultPassphraseFile?: string;
+}
+
+/**
+ * The secret stores for this process: the OS keychain, and Lifeboat's encrypted
+ * secrets file when a passphrase is given (LIFEBOAT_VAULT_PASSPHRASE or
+ * --vault-passphrase-file). New secrets go to the encrypted file when it is
+ * open (the admin chose it), else to the keychain.
+ */
+async function secretStores(g: ServiceGlobals, dataDir: string): Promise<{ all: SecretStore[]; forNew: SecretStore }> {
+  const keychain = new KeychainSecretStore();
+  let passphrase = process.env.LIFEBOAT_VAULT_PASSPHRASE;
+  if (g.vaultPassphraseFile) passphrase = readFileSync(g.vaultPassphraseFile, 'utf8').replace(/\r?\n$/, '');
+  if (!passphrase) return { all: [keychain], forNew: keychain };
+  const vault = await EncryptedFileSecretStore.open(path.join(dataDir, 'secrets.vault'), passphrase);
+  return { all: [keychain, vault], forNew: vault };
 }
 
 /** Opens the data folder's database and a service over it; the caller closes both via the returned function. */
 async function withService<T>(cmd: Command, fn: (svc: LifeboatService, g: ServiceGlobals) => Promise<T>): Promise<T> {
   const g = cmd.optsWithGlobals() as ServiceGlobals;
-  const { database } = prepareDataDir(resolveDataDir(g.dataDir));
+  const { dir, database } = prepareDataDir(resolveDataDir(g.dataDir));
+  const stores = await secretStores(g, dir);
   const db = openDatabase(database);
-  const svc = new LifeboatService({ db, ...(g.workers ? { workers: Number(g.workers) } : {}) });
+  const svc = new LifeboatService({
+    db,
+    secrets: new DefaultSecretResolver(process.env, stores.all),
+    secretStore: stores.forNew,
+    ...(g.workers ? { workers: Number(g.workers) } : {}),
+  });
   try {
     return await fn(svc, g);
   } finally {
@@ -70,6 +96,7 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
 /** Adds `lifeboat repos ...`, `lifeboat jobs ...` and `lifeboat serve`: the service from the terminal. */
 export function registerServiceCommands(program: Command): void {
   program.option('--data-dir <dir>', "Lifeboat's data folder (env LIFEBOAT_DATA_DIR; default: the platform's app-data folder)");
+  program.option('--vault-passphrase-file <file>', 'keep secrets in an encrypted file in the data folder, opened with this passphrase (env LIFEBOAT_VAULT_PASSPHRASE); for boxes without an OS keychain');
 
   const repos = program.command('repos').description('repositories the jobs back up to');
   repos
@@ -77,11 +104,14 @@ export function registerServiceCommands(program: Command): void {
     .description('register a repository (--init creates it)')
     .argument('<name>')
     .argument('<location>', 'folder or mounted share')
-    .requiredOption('--password-ref <ref>', 'where the password is kept: file:/path or env:NAME (never the password itself)')
+    .option('--password-file <file>', 'read the password from this file and store it in the OS keychain (or the encrypted secrets file)')
+    .option('--password-ref <ref>', 'or: where the password is already kept: file:/path, env:NAME, keychain:ACCOUNT')
     .option('--init', 'create a new repository at the location')
-    .action(async (name: string, location: string, o: { passwordRef: string; init?: boolean }, cmd: Command) =>
+    .action(async (name: string, location: string, o: { passwordRef?: string; passwordFile?: string; init?: boolean }, cmd: Command) =>
       withService(cmd, async (svc, g) => {
-        const r = await svc.addRepository({ name, location, passwordRef: o.passwordRef, create: Boolean(o.init) });
+        if (!o.passwordFile === !o.passwordRef) throw new ValidationError('password', 'give --password-file (stored in the keychain) or --password-ref');
+        const secret = o.passwordFile ? { password: readFileSync(o.passwordFile, 'utf8').replace(/\r?\n$/, '') } : { passwordRef: o.passwordRef! };
+        const r = await svc.addRepository({ name, location, ...secret, create: Boolean(o.init) });
         print(g, r, () => `repository ${r.name} (#${r.id}) at ${r.location}`);
       }),
     );
@@ -228,8 +258,22 @@ export function registerServiceCommands(program: Command): void {
     .action(async (_o: unknown, cmd: Command) => {
       const g = cmd.optsWithGlobals() as ServiceGlobals;
       const { dir, database } = prepareDataDir(resolveDataDir(g.dataDir));
+      const stores = await secretStores(g, dir);
+      const keychainWorks = await KeychainSecretStore.available();
       const db = openDatabase(database);
-      const svc = new LifeboatService({ db, ...(g.workers ? { workers: Number(g.workers) } : {}) });
+      const svc = new LifeboatService({
+        db,
+        secrets: new DefaultSecretResolver(process.env, stores.all),
+        secretStore: stores.forNew,
+        ...(g.workers ? { workers: Number(g.workers) } : {}),
+      });
+      process.stdout.write(
+        stores.forNew.scheme === 'vault'
+          ? `lifeboat serve: secrets are kept in ${stores.forNew.description}\n`
+          : keychainWorks
+            ? 'lifeboat serve: secrets are kept in the OS keychain\n'
+            : 'lifeboat serve: no OS keychain is available here; keychain: passwords cannot be read. Start with LIFEBOAT_VAULT_PASSPHRASE (or --vault-passphrase-file) to keep secrets in an encrypted file instead\n',
+      );
       svc.on('runChanged', (r) => process.stdout.write(`${new Date().toISOString()} ${runLine(r)}\n`));
       svc.start();
       process.stdout.write(`lifeboat serve: scheduling ${(await svc.listJobs()).length} jobs from ${dir}\n`);
