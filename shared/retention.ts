@@ -33,6 +33,7 @@
  * Pure: no Node or npm imports; time zones come from `Intl.DateTimeFormat`.
  */
 import { parseGoTime } from './repo/gotime.js';
+import { civilFromDays, daysFromCivil } from './schedule/zone.js';
 
 // ---------------------------------------------------------------- policy
 
@@ -626,28 +627,6 @@ function isoWeek(days: number): { year: number; week: number } {
   const thursday = days - weekday + 3;
   const year = civilFromDays(thursday).year;
   return { year, week: Math.floor((thursday - daysFromCivil(year, 1, 1)) / 7) + 1 };
-}
-
-/** Days since 1970-01-01 of a proleptic Gregorian date (month 1..12; day may overflow). */
-function daysFromCivil(year: number, month: number, day: number): number {
-  const y = month <= 2 ? year - 1 : year;
-  const era = Math.floor(y / 400);
-  const yoe = y - era * 400;
-  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
-  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
-  return era * 146097 + doe - 719468;
-}
-
-function civilFromDays(days: number): { year: number; month: number; day: number } {
-  const z = days + 719468;
-  const era = Math.floor(z / 146097);
-  const doe = z - era * 146097;
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const month = mp < 10 ? mp + 3 : mp - 9;
-  return { year: yoe + era * 400 + (month <= 2 ? 1 : 0), month, day };
 }
 
 function floorDiv(a: bigint, b: bigint): bigint {

@@ -33,9 +33,8 @@ async function secretStores(g: ServiceGlobals, dataDir: string): Promise<{ all: 
   return { all: [keychain, vault], forNew: vault };
 }
 
-/** Opens the data folder's database and a service over it; the caller closes both via the returned function. */
-async function withService<T>(cmd: Command, fn: (svc: LifeboatService, g: ServiceGlobals) => Promise<T>): Promise<T> {
-  const g = cmd.optsWithGlobals() as ServiceGlobals;
+/** The data folder's database, its secret stores, and a service over them. */
+async function createService(g: ServiceGlobals) {
   const { dir, database } = prepareDataDir(resolveDataDir(g.dataDir));
   const stores = await secretStores(g, dir);
   const db = openDatabase(database);
@@ -45,6 +44,13 @@ async function withService<T>(cmd: Command, fn: (svc: LifeboatService, g: Servic
     secretStore: stores.forNew,
     ...(g.workers ? { workers: Number(g.workers) } : {}),
   });
+  return { dir, db, svc, stores };
+}
+
+/** Runs `fn` with a service over the data folder, then stops the service and closes the database. */
+async function withService<T>(cmd: Command, fn: (svc: LifeboatService, g: ServiceGlobals) => Promise<T>): Promise<T> {
+  const g = cmd.optsWithGlobals() as ServiceGlobals;
+  const { db, svc } = await createService(g);
   try {
     return await fn(svc, g);
   } finally {
@@ -257,16 +263,8 @@ export function registerServiceCommands(program: Command): void {
     .description('run the scheduler without a window (a daemon for a box without a display)')
     .action(async (_o: unknown, cmd: Command) => {
       const g = cmd.optsWithGlobals() as ServiceGlobals;
-      const { dir, database } = prepareDataDir(resolveDataDir(g.dataDir));
-      const stores = await secretStores(g, dir);
+      const { dir, db, svc, stores } = await createService(g);
       const keychainWorks = await KeychainSecretStore.available();
-      const db = openDatabase(database);
-      const svc = new LifeboatService({
-        db,
-        secrets: new DefaultSecretResolver(process.env, stores.all),
-        secretStore: stores.forNew,
-        ...(g.workers ? { workers: Number(g.workers) } : {}),
-      });
       process.stdout.write(
         stores.forNew.scheme === 'vault'
           ? `lifeboat serve: secrets are kept in ${stores.forNew.description}\n`
