@@ -294,10 +294,10 @@ export function buildProgram(): Command {
     .description('start the app: the desktop window where Electron is installed; otherwise the scheduler, headless')
     .action(async (_o: unknown, cmd: Command) => {
       process.stdout.write(
-        'lifeboat start: the desktop window and its browser UI are not built yet (Electron is not installed here either);\n' +
-          'running the scheduler headless instead (same as `lifeboat serve`). Manage jobs with `lifeboat jobs`; Ctrl+C stops.\n',
+        "lifeboat start: Electron's binary is not installed here, so the desktop window cannot open; starting the headless host\n" +
+          '(the scheduler, and the API for a browser on loopback; the browser UI itself is not built yet). Ctrl+C stops.\n',
       );
-      await program.commands.find((c) => c.name() === 'serve')!.parseAsync([], { from: 'user' });
+      await program.commands.find((c) => c.name() === 'serve')!.parseAsync(['--http'], { from: 'user' });
       void cmd;
     });
 

@@ -5,6 +5,8 @@ import type { RunRecord } from '../../../shared/jobs.js';
 import { ValidationError } from '../../../shared/validation.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startHeadlessHost } from '../../host/headless.js';
 import { openDatabase } from '../../store/database.js';
 import { EncryptedFileSecretStore, KeychainSecretStore, type SecretStore } from '../../service/secret-stores.js';
 import { DefaultSecretResolver } from '../../service/secrets.js';
@@ -261,7 +263,11 @@ export function registerServiceCommands(program: Command): void {
   program
     .command('serve')
     .description('run the scheduler without a window (a daemon for a box without a display)')
-    .action(async (_o: unknown, cmd: Command) => {
+    .option('--http', 'also serve the UI and the API to a browser on loopback (a random token per start)')
+    .option('--port <n>', 'port for --http (default: a free one)', '0')
+    .option('--listen <address>', 'address for --http; anything but loopback needs --allow-remote', '127.0.0.1')
+    .option('--allow-remote', 'allow --listen on a non-loopback address')
+    .action(async (o: { http?: boolean; port: string; listen: string; allowRemote?: boolean }, cmd: Command) => {
       const g = cmd.optsWithGlobals() as ServiceGlobals;
       const { dir, db, svc, stores } = await createService(g);
       const keychainWorks = await KeychainSecretStore.available();
@@ -275,6 +281,10 @@ export function registerServiceCommands(program: Command): void {
       svc.on('runChanged', (r) => process.stdout.write(`${new Date().toISOString()} ${runLine(r)}\n`));
       svc.start();
       process.stdout.write(`lifeboat serve: scheduling ${(await svc.listJobs()).length} jobs from ${dir}\n`);
+      const http = o.http
+        ? await startHeadlessHost(svc, { host: o.listen, port: Number(o.port), allowRemote: Boolean(o.allowRemote), staticDir: fileURLToPath(new URL('../../../../renderer/dist', import.meta.url)) })
+        : undefined;
+      if (http) process.stdout.write(`lifeboat serve: open ${http.openUrl} (this link carries the access token; it changes at every start)\n`);
       // The scheduler's timers do not hold the process open (the app embeds the service); the daemon must.
       const keepAlive = setInterval(() => {}, 3_600_000);
       await new Promise<void>((resolve) => {
@@ -286,6 +296,7 @@ export function registerServiceCommands(program: Command): void {
         process.once('SIGTERM', () => stop('SIGTERM'));
         process.once('SIGINT', () => stop('SIGINT'));
       });
+      await http?.close();
       await svc.stop();
       db.close();
       process.stdout.write('lifeboat serve: stopped\n');

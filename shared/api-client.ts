@@ -1,0 +1,42 @@
+/**
+ * A typed client of the API contract over any transport: the callers' view
+ * of `LifeboatApi` is derived from the interface itself, so no call site
+ * names a method or channel as a string.
+ */
+import { API_METHODS, type LifeboatApi } from './api.js';
+
+/** Sends one call (method name, arguments) and resolves with its result. */
+export type ApiTransport = (method: keyof LifeboatApi, args: unknown[]) => Promise<unknown>;
+
+/** An error the service reported, with the field it names when it was a validation error. */
+export class ApiError extends Error {
+  constructor(message: string, readonly field: string | null, readonly status: number) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** Builds a `LifeboatApi` whose every method forwards to `transport`. */
+export function createApiClient(transport: ApiTransport): LifeboatApi {
+  const client: Partial<Record<keyof LifeboatApi, (...args: unknown[]) => Promise<unknown>>> = {};
+  for (const m of API_METHODS) client[m] = (...args: unknown[]) => transport(m, args);
+  return client as LifeboatApi;
+}
+
+/**
+ * The HTTP transport of the headless host: POST {base}/api/{method} with the
+ * arguments as a JSON array and the per-start token as a bearer token.
+ */
+export function httpTransport(baseUrl: string, token: string, fetchImpl: typeof fetch = fetch): ApiTransport {
+  return async (method, args) => {
+    const res = await fetchImpl(`${baseUrl}/api/${method}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify(args),
+    });
+    const text = await res.text();
+    const body = text ? (JSON.parse(text) as { result?: unknown; error?: { message: string; field?: string } }) : {};
+    if (!res.ok) throw new ApiError(body.error?.message ?? `HTTP ${res.status}`, body.error?.field ?? null, res.status);
+    return body.result;
+  };
+}
