@@ -12,4 +12,14 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  {
+    // The React UI runs in a browser (or Electron's sandboxed renderer), never in Node: browser globals, Node's off.
+    files: ['renderer/**/*.{ts,tsx}'],
+    languageOptions: {
+      globals: {
+        ...Object.fromEntries(Object.keys(globals.node).filter((g) => !(g in globals.browser)).map((g) => [g, 'off'])),
+        ...globals.browser,
+      },
+    },
+  },
 );

@@ -40,3 +40,32 @@ export function httpTransport(baseUrl: string, token: string, fetchImpl: typeof 
     return body.result;
   };
 }
+
+/**
+ * The transport of the browser UI served by the headless host: POST
+ * {base}/api/{method} with the arguments as a JSON array, authorised by the
+ * HttpOnly session cookie the host set when the opening URL was loaded (the
+ * page never sees the token).
+ */
+export function cookieTransport(baseUrl = '', fetchImpl: typeof fetch = (input, init) => fetch(input, init)): ApiTransport {
+  return async (method, args) => {
+    const res = await fetchImpl(`${baseUrl}/api/${method}`, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(args),
+    });
+    const text = await res.text();
+    let body: { result?: unknown; error?: { message: string; field?: string } } = {};
+    try {
+      body = text ? (JSON.parse(text) as typeof body) : {};
+    } catch {
+      throw new ApiError(`HTTP ${res.status}: the answer was not JSON`, null, res.status);
+    }
+    if (!res.ok) {
+      const message = body.error?.message ?? (res.status === 401 ? 'not authorised: open Lifeboat from the address it printed' : `HTTP ${res.status}`);
+      throw new ApiError(message, body.error?.field ?? null, res.status);
+    }
+    return body.result;
+  };
+}

@@ -1,0 +1,50 @@
+/** Hash routes (the host serves one page; Electron loads it from a file). */
+import { useEffect, useState } from 'react';
+
+export type Route =
+  | { view: 'dashboard' }
+  | { view: 'jobs' }
+  | { view: 'job-new' }
+  | { view: 'job-edit'; jobId: number }
+  | { view: 'activity'; runId: number | null };
+
+export function parseRoute(hash: string): Route {
+  const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean);
+  const id = (s: string | undefined) => (s && /^\d+$/.test(s) ? Number(s) : null);
+  if (parts[0] === 'jobs') {
+    if (parts[1] === 'new') return { view: 'job-new' };
+    const jobId = id(parts[1]);
+    return jobId ? { view: 'job-edit', jobId } : { view: 'jobs' };
+  }
+  if (parts[0] === 'activity') return { view: 'activity', runId: id(parts[1]) };
+  return { view: 'dashboard' };
+}
+
+export function href(route: Route): string {
+  switch (route.view) {
+    case 'dashboard':
+      return '#/';
+    case 'jobs':
+      return '#/jobs';
+    case 'job-new':
+      return '#/jobs/new';
+    case 'job-edit':
+      return `#/jobs/${route.jobId}`;
+    case 'activity':
+      return route.runId ? `#/activity/${route.runId}` : '#/activity';
+  }
+}
+
+export function navigate(route: Route): void {
+  location.hash = href(route);
+}
+
+export function useRoute(): Route {
+  const [route, setRoute] = useState(() => parseRoute(location.hash));
+  useEffect(() => {
+    const onChange = () => setRoute(parseRoute(location.hash));
+    window.addEventListener('hashchange', onChange);
+    return () => window.removeEventListener('hashchange', onChange);
+  }, []);
+  return route;
+}

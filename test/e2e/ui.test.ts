@@ -1,0 +1,225 @@
+/**
+ * End to end: the real UI (renderer/dist) in Debian's Chromium, served by the headless host
+ * over a real service, SQLite file and repository. Creates a job through the editor (live
+ * schedule preview and errors), runs it from the dashboard (live progress over WebSocket
+ * events), and reads its log in Activity. Screenshots of each screen go to
+ * test-artifacts/screenshots/.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHeadlessHost, type HeadlessHost } from '../../main/host/headless.js';
+import { LifeboatService } from '../../main/service/service.js';
+import { openDatabase, type LifeboatDatabase } from '../../main/store/database.js';
+import { createApiClient, httpTransport } from '../../shared/api-client.js';
+import type { RepositoryInfo } from '../../shared/api.js';
+import { PROJECT_ROOT, scratch } from '../helpers/tools.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const DIST = path.join(PROJECT_ROOT, 'renderer/dist');
+const SHOTS = path.join(PROJECT_ROOT, 'test-artifacts/screenshots');
+
+/** Newest modification time of the files under `p` (a file or a folder). */
+function newest(p: string): number {
+  if (!existsSync(p)) return 0;
+  const st = statSync(p);
+  if (!st.isDirectory()) return st.mtimeMs;
+  return Math.max(0, ...readdirSync(p).filter((n) => n !== 'node_modules' && n !== 'dist').map((n) => newest(path.join(p, n))));
+}
+
+/** Builds the renderer when its build is missing or older than its sources (renderer/, shared/, vite.config.ts). */
+function ensureRendererBuilt(): void {
+  const index = path.join(DIST, 'index.html');
+  const built = existsSync(index) ? statSync(index).mtimeMs : 0;
+  const sources = Math.max(newest(path.join(PROJECT_ROOT, 'renderer')), newest(path.join(PROJECT_ROOT, 'shared')), newest(path.join(PROJECT_ROOT, 'vite.config.ts')));
+  if (built >= sources) return;
+  const r = spawnSync(process.execPath, [path.join(PROJECT_ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'], { cwd: PROJECT_ROOT, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`vite build failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+}
+
+let s: ReturnType<typeof scratch>;
+let db: LifeboatDatabase;
+let svc: LifeboatService;
+let host: HeadlessHost;
+let browser: Browser;
+let page: Page;
+let repo: RepositoryInfo;
+const problems: string[] = [];
+const failedCalls: string[] = [];
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`Chromium is required for the end-to-end UI tests: install it with \`apt-get install -y chromium\` (expected at ${CHROMIUM})`);
+  ensureRendererBuilt();
+  mkdirSync(SHOTS, { recursive: true });
+  s = scratch('lifeboat-e2e-');
+  const src = path.join(s.dir, 'documents');
+  mkdirSync(path.join(src, 'letters'), { recursive: true });
+  writeFileSync(path.join(src, 'letters', 'a.txt'), 'Dear admin,\n'.repeat(1000));
+  writeFileSync(path.join(src, 'notes.md'), '# Notes\n');
+  writeFileSync(path.join(src, 'cache.tmp'), 'excluded');
+  // Incompressible data, so that under the job's bandwidth limit the run lasts a few seconds and its progress shows.
+  writeFileSync(path.join(src, 'scan.bin'), randomBytes(1536 * 1024));
+  db = openDatabase(path.join(s.dir, 'lifeboat.db'));
+  svc = new LifeboatService({ db, workers: 1 });
+  host = await startHeadlessHost(svc, { staticDir: DIST });
+  const api = createApiClient(httpTransport(host.url, host.token));
+  writeFileSync(path.join(s.dir, 'repo.password'), 'e2e repository password');
+  repo = await api.addRepository({ name: 'nas', location: path.join(s.dir, 'repo'), passwordRef: `file:${path.join(s.dir, 'repo.password')}`, create: true });
+
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-GB', timezoneId: 'UTC' });
+  page = await context.newPage();
+  // Two shared cores run the other test files at the same time: be patient, not flaky.
+  page.setDefaultTimeout(60_000);
+  page.on('console', (m) => {
+    // Refused validation calls (HTTP 400) are expected and checked below through `failedCalls`.
+    if (m.type() === 'error' && !/status of 400 \(Bad Request\)/.test(m.text())) problems.push(`console: ${m.text()}`);
+  });
+  page.on('response', (r) => {
+    if (r.status() >= 400) failedCalls.push(`${r.status()} ${new URL(r.url()).pathname}`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await host?.close();
+  await svc?.stop();
+  db?.close();
+  s?.dispose();
+});
+
+const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+
+describe('the UI in Chromium', () => {
+  it('opens on the dashboard, authorised by the cookie the opening URL set', async () => {
+    await page.goto(host.openUrl);
+    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Dashboard');
+    await page.getByText('No backup jobs yet.').waitFor();
+    await page.getByText('Live', { exact: true }).waitFor();
+    // The token left the URL's query for an HttpOnly cookie the page cannot read.
+    expect(await page.evaluate('document.cookie')).toBe('');
+    await shot('dashboard-empty');
+  });
+
+  it('creates a job in the editor, with the schedule previewed as it is typed and errors next to their fields', async () => {
+    await page.getByRole('link', { name: 'Jobs' }).click();
+    await page.getByRole('heading', { name: 'Jobs', level: 1 }).waitFor();
+    await page.getByRole('link', { name: 'New job' }).click();
+    await page.getByRole('heading', { name: 'New job' }).waitFor();
+
+    await page.getByLabel('Name').fill('Documents');
+    // The only repository is preselected; choosing it by label works too.
+    await page.getByLabel('Repository').selectOption({ label: `nas (${repo.location})` });
+    await page.getByLabel('Source paths').fill(path.join(s.dir, 'documents'));
+    await page.getByLabel('Excludes').fill('*.tmp');
+
+    const schedule = page.getByLabel('Schedule', { exact: true });
+    await schedule.pressSequentially('Mon..Fri 18:00', { delay: 20 });
+    const preview = page.locator('.schedule-preview');
+    await preview.locator('code.normalized', { hasText: 'Mon..Fri *-*-* 18:00:00' }).waitFor();
+    await expect.poll(() => preview.locator('.next-runs li').count()).toBe(5);
+    const slots = await preview.locator('.next-runs time').evaluateAll((els) => els.map((e) => e.getAttribute('datetime') ?? ''));
+    expect(slots).toHaveLength(5);
+    for (const t of slots) {
+      const d = new Date(t);
+      expect(d.getUTCHours() === 18 || d.getTimezoneOffset() !== 0, t).toBe(true);
+      expect([1, 2, 3, 4, 5]).toContain(d.getDay());
+    }
+    expect(await preview.locator('.next-runs li').first().textContent()).toMatch(/^(Mon|Tue|Wed|Thu|Fri), /);
+
+    // A bad expression: the error names the token and the column, and marks the token.
+    await schedule.fill('');
+    await schedule.pressSequentially('Mon..Fxi 18:00', { delay: 20 });
+    const scheduleError = preview.locator('.field-error');
+    await scheduleError.filter({ hasText: 'invalid weekday "Fxi" at column 6' }).waitFor();
+    expect(await scheduleError.locator('mark').textContent()).toBe('Fxi');
+    expect(await schedule.getAttribute('aria-invalid')).toBe('true');
+    await shot('job-editor-schedule-error');
+
+    // The service's validation error lands next to the field it names, which takes focus.
+    await schedule.fill('Mon..Fri 18:00');
+    await preview.locator('code.normalized').waitFor();
+    await page.getByLabel('Upload workers').fill('99');
+    await page.getByLabel('Bandwidth limit (KiB/s)').fill('256');
+    await page.getByLabel('Name').press('Enter');
+    const workersError = page.locator('[data-field="uploadWorkers"] .field-error');
+    await workersError.waitFor();
+    expect(await workersError.textContent()).toBe('must be a whole number from 1 to 16');
+    expect(await page.evaluate('document.activeElement && document.activeElement.id')).toBe('field-uploadWorkers');
+    await shot('job-editor-field-error');
+    await page.getByLabel('Upload workers').fill('4');
+    expect(await workersError.count()).toBe(0);
+    await page.getByLabel('When the previous run is still going').selectOption('skip');
+    await shot('job-editor');
+
+    // Enter submits the form; the dashboard shows the new job with its next run and why.
+    await page.getByLabel('Upload workers').press('Enter');
+    await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor();
+    const row = page.locator('tbody.job[data-job="Documents"]');
+    await row.waitFor();
+    const next = row.locator('.next-run time');
+    const nextAt = await next.getAttribute('datetime');
+    expect(nextAt).toBe(slots[0]);
+    expect(await row.locator('.next-run .reason').textContent()).not.toBe('');
+    expect(await row.locator('.last-run').textContent()).toContain('Never run');
+    await page.getByText('Saved job “Documents”.').waitFor();
+  });
+
+  it('runs the job from the dashboard and shows its progress and result live', async () => {
+    const row = page.locator('tbody.job[data-job="Documents"]');
+    await row.getByRole('button', { name: 'Run Documents now' }).click();
+    // Live progress from runProgress events: the bar with figures, then the result, without reloading.
+    const progress = row.locator('.active-run progress');
+    await progress.waitFor();
+    await row.locator('.progress-figures').waitFor();
+    expect(await row.locator('.progress-figures').textContent()).toMatch(/of .* files · .*\/s/);
+    // The files are read at once; the upload, limited to 256 KiB/s, takes a few seconds: show that phase.
+    await row.locator('.active-run', { hasText: 'uploading' }).waitFor();
+    await shot('dashboard-running');
+    await row.locator('.last-run .badge-success').waitFor({ timeout: 60_000 });
+    expect(await row.locator('.active-run').count()).toBe(0);
+    expect(await row.locator('.last-run').textContent()).toMatch(/took \d+:\d\d · .* added/);
+    await shot('dashboard');
+  });
+
+  it('shows the run in Activity with its details and log', async () => {
+    await page.getByRole('link', { name: 'Activity' }).click();
+    await page.getByRole('heading', { name: 'Activity', level: 1 }).waitFor();
+    const first = page.locator('.runs tbody tr').first();
+    await first.locator('.badge-success').waitFor();
+    expect(await first.textContent()).toContain('Documents');
+    await first.getByRole('link').click();
+    const details = page.locator('.run-details');
+    await details.getByRole('heading', { name: /Run #\d+ of Documents/ }).waitFor();
+    const log = details.locator('pre.log');
+    await expect.poll(() => log.textContent()).toMatch(/\S/);
+    expect(await log.textContent()).not.toBe('Loading…');
+    expect(await details.textContent()).toMatch(/new, 0 changed/);
+    await shot('activity');
+  });
+
+  it('lists the job and reopens it in the editor with its settings', async () => {
+    await page.getByRole('link', { name: 'Jobs' }).click();
+    await page.getByRole('heading', { name: 'Jobs', level: 1 }).waitFor();
+    await page.getByRole('row', { name: /Documents/ }).waitFor();
+    await shot('jobs');
+    await page.getByRole('link', { name: 'Documents' }).click();
+    await page.getByRole('heading', { name: 'Edit job “Documents”' }).waitFor();
+    expect(await page.getByLabel('Schedule', { exact: true }).inputValue()).toBe('Mon..Fri 18:00');
+    expect(await page.getByLabel('Upload workers').inputValue()).toBe('4');
+    expect(await page.getByLabel('Bandwidth limit (KiB/s)').inputValue()).toBe('256');
+    expect(await page.getByLabel('When the previous run is still going').inputValue()).toBe('skip');
+  });
+
+  it('met no script errors or Content-Security-Policy violations', () => {
+    expect(problems).toEqual([]);
+    // Only the refusals the test provoked: the bad schedule (previewed as typed) and the bad upload workers.
+    expect(new Set(failedCalls)).toEqual(new Set(['400 /api/previewSchedule', '400 /api/createJob']));
+    expect(failedCalls.filter((c) => c === '400 /api/createJob')).toHaveLength(1);
+  });
+});
