@@ -71,7 +71,7 @@ beforeAll(async () => {
   repo = await api.addRepository({ name: 'nas', location: path.join(s.dir, 'repo'), passwordRef: `file:${path.join(s.dir, 'repo.password')}`, create: true });
 
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-GB', timezoneId: 'UTC' });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-GB' });
   page = await context.newPage();
   // Two shared cores run the other test files at the same time: be patient, not flaky.
   page.setDefaultTimeout(60_000);
