@@ -13,44 +13,28 @@ import { listLocks, removeLocks } from '../engine/lock.js';
 import { Repository, PROGRAM_VERSION } from '../engine/repository.js';
 import { restore } from '../engine/restore.js';
 import { walkTree } from '../engine/snapshot-walk.js';
-import { openTarget } from '../engine/targets/open-target.js';
-import { RetryingTarget } from '../engine/targets/retry.js';
-import type { StorageTarget } from '../engine/targets/target.js';
-import { ThrottledTarget } from '../engine/targets/throttle.js';
-import { SharedTokenBucket } from '../../workers/engine/token-bucket.js';
+import { cliTarget, closeCliRepositories, openCliRepository, type RepositoryFlags } from './repository.js';
 import { ProgressBar } from './progress-bar.js';
 import { registerCalendarCommand } from './commands/calendar.js';
 import { registerForgetCommand } from './commands/forget.js';
 import { registerPruneCommand } from './commands/prune.js';
 import { registerServiceCommands } from './commands/service.js';
-import { parseIntOption, parseLocalTime, repositoryLocation, repositoryPassword, type RepoOptions } from './options.js';
+import { parseIntOption, parseLocalTime, repositoryLocation, repositoryPassword } from './options.js';
 
 export const EXIT_OK = 0;
 export const EXIT_ERROR = 1;
 export const EXIT_PARTIAL = 3;
 
-interface GlobalOptions extends RepoOptions {
+interface GlobalOptions extends RepositoryFlags {
   json?: boolean;
   quiet?: boolean;
   workers?: string;
-  limitUpload?: string;
-  limitDownload?: string;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
-/** Opens the repository through the retry wrapper and, with --limit-upload/--limit-download, the throttle. */
 async function openRepo(g: GlobalOptions): Promise<Repository> {
-  const loc = repositoryLocation(g);
-  const password = repositoryPassword(g);
-  let target: StorageTarget = openTarget(loc);
-  const up = g.limitUpload === undefined ? 0 : parseIntOption(g.limitUpload, 'limit-upload', 1, 10 * 1024 * 1024);
-  const down = g.limitDownload === undefined ? 0 : parseIntOption(g.limitDownload, 'limit-download', 1, 10 * 1024 * 1024);
-  if (up || down) target = new ThrottledTarget(target, [SharedTokenBucket.create(up * 1024)], [SharedTokenBucket.create(down * 1024)]);
-  const retrying = new RetryingTarget(target, {
-    onRetry: (what, n, ms, e) => process.stderr.write(`lifeboat: ${what}: attempt ${n} failed (${e.message}); retrying in ${(ms / 1000).toFixed(1)} s\n`),
-  });
-  return Repository.open(retrying, password);
+  return openCliRepository(g);
 }
 
 function workersOf(g: GlobalOptions): number | undefined {
@@ -86,6 +70,11 @@ export function buildProgram(): Command {
     .option('--workers <n>', 'engine worker threads (default: one per core)')
     .option('--limit-upload <kib>', 'limit uploads to this many KiB/s')
     .option('--limit-download <kib>', 'limit downloads to this many KiB/s')
+    .option('--sftp-key <file>', 'sftp: private key file (default: ssh-agent)')
+    .option('--sftp-key-passphrase-file <file>', "sftp: the key's passphrase (env LIFEBOAT_SFTP_KEY_PASSPHRASE)")
+    .option('--sftp-password-file <file>', 'sftp: password (env LIFEBOAT_SFTP_PASSWORD)')
+    .option('--s3-region <region>', 's3: region (env AWS_DEFAULT_REGION); keys from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY')
+    .option('--s3-path-style', 's3: path-style requests (the default for non-AWS endpoints)')
     .showHelpAfterError();
 
   const globals = (cmd: Command) => cmd.optsWithGlobals() as GlobalOptions & Record<string, unknown>;
@@ -100,7 +89,8 @@ export function buildProgram(): Command {
     .action(async (_o, cmd: Command) => {
       const g = globals(cmd);
       const loc = repositoryLocation(g);
-      const repo = await Repository.init(openTarget(loc), repositoryPassword(g));
+      const repo = await Repository.init(cliTarget(g), repositoryPassword(g));
+      await repo.close();
       if (g.json) out(JSON.stringify({ message_type: 'initialized', id: repo.config.id, repository: loc }));
       else out(`created restic repository ${repo.config.id.slice(0, 10)} at ${loc}`);
     });
@@ -312,6 +302,9 @@ export async function main(argv = process.argv): Promise<void> {
   });
   const program = buildProgram();
   program.exitOverride();
+  // A command holds the process open until it finishes, whatever its targets do with their sockets
+  // (an idle SFTP target unrefs them so that an embedding app can exit).
+  const keepAlive = setInterval(() => {}, 1 << 30);
   try {
     await program.parseAsync(argv);
   } catch (e) {
@@ -323,6 +316,9 @@ export async function main(argv = process.argv): Promise<void> {
     process.stderr.write(`lifeboat: ${err.message}\n`);
     if (process.env.LIFEBOAT_DEBUG && err.stack) process.stderr.write(err.stack + '\n');
     process.exitCode = EXIT_ERROR;
+  } finally {
+    await closeCliRepositories();
+    clearInterval(keepAlive);
   }
 }
 

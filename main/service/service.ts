@@ -17,7 +17,7 @@ import { forget } from '../engine/forget.js';
 import { prune } from '../engine/prune.js';
 import { Repository } from '../engine/repository.js';
 import { restore } from '../engine/restore.js';
-import { openTarget } from '../engine/targets/open-target.js';
+import { openTarget, type OpenTargetOptions } from '../engine/targets/open-target.js';
 import { RetryingTarget } from '../engine/targets/retry.js';
 import type { StorageTarget } from '../engine/targets/target.js';
 import { ThrottledTarget } from '../engine/targets/throttle.js';
@@ -47,6 +47,8 @@ export interface ServiceOptions {
   maxTickMs?: number;
   /** How long a run waits for another process's repository lock before failing (ms). */
   lockWaitMs?: number;
+  /** How to reach remote locations (SFTP credentials and host-key pins, S3 keys), given by the host. */
+  targetOptions?: (location: string) => OpenTargetOptions;
 }
 
 interface ActiveRun {
@@ -264,7 +266,7 @@ export class LifeboatService implements LifeboatApi {
     const info = this.db.repositories.get(repositoryId);
     if (!info) throw new Error(`repository ${repositoryId} no longer exists`);
     if (!info.passwordRef) throw new Error(`repository "${info.name}" has no password reference`);
-    let target: StorageTarget = openTarget(info.location, { connections: job?.uploadWorkers ?? 4 });
+    let target: StorageTarget = openTarget(info.location, { ...this.opts.targetOptions?.(info.location), connections: job?.uploadWorkers ?? 4 });
     if (job) {
       const jobId = job.id;
       const buckets = this.bandwidth.acquire(jobId, () => this.db.jobs.get(jobId)?.bandwidth ?? job.bandwidth);
@@ -443,7 +445,7 @@ export class LifeboatService implements LifeboatApi {
       passwordRef = validateSecretRef(input.passwordRef);
       password = await this.secrets.resolve(passwordRef);
     }
-    const target = openTarget(location);
+    const target = new RetryingTarget(openTarget(location, this.opts.targetOptions?.(location) ?? {}));
     let repo: Repository;
     try {
       repo = input.create ? await Repository.init(target, password) : await Repository.open(target, password);

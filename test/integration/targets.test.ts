@@ -98,7 +98,7 @@ describe('openTarget', () => {
       expect(t.location).toBe(`sftp:${sshd.user}@127.0.0.1:${path.join(dir, 'c')}`);
       await t.close();
       expect(() => openTarget('sftp:nas:/srv/repo')).toThrow(/sftp locations need SFTP options/);
-      expect(() => openTarget('s3:https://s3.example.com/bucket')).toThrow(/s3 repositories are not supported yet/);
+      expect(() => openTarget('s3:https://s3.example.com/bucket')).toThrow(/s3 locations need S3 credentials/);
       expect(() => openTarget('  ')).toThrow(/location is empty/);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -3,9 +3,8 @@ import { parseGoTime } from '../../../shared/repo/gotime.js';
 import type { Snapshot } from '../../../shared/repo/types.js';
 import { isPolicyEmpty, parseDuration, parseGroupBy, parseTagList, type RetentionPolicy } from '../../../shared/retention.js';
 import { forget, groupLabel, resticForgetJSON, type ForgetResult } from '../../engine/forget.js';
-import { Repository } from '../../engine/repository.js';
-import { openTarget } from '../../engine/targets/open-target.js';
-import { repositoryLocation, repositoryPassword, UsageError, type RepoOptions } from '../options.js';
+import { openCliRepository } from '../repository.js';
+import { UsageError, type RepoOptions } from '../options.js';
 
 /** The options commander parses for `lifeboat forget` (values as typed). */
 export interface ForgetCommandOptions {
@@ -117,7 +116,7 @@ export function registerForgetCommand(program: Command): void {
       } catch (e) {
         throw new UsageError((e as Error).message);
       }
-      const repo = await Repository.open(openTarget(repositoryLocation(g)), repositoryPassword(g));
+      const repo = await openCliRepository(g);
       let res: ForgetResult;
       try {
         res = await forget(repo, policy, {

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { formatBytes } from '../../../shared/format.js';
 import { prune } from '../../engine/prune.js';
-import { Repository } from '../../engine/repository.js';
-import { openTarget } from '../../engine/targets/open-target.js';
-import { repositoryLocation, repositoryPassword, type RepoOptions } from '../options.js';
+import { openCliRepository } from '../repository.js';
+import type { RepoOptions } from '../options.js';
 
 /** Adds `lifeboat prune [--dry-run] [--max-unused P%]`. */
 export function registerPruneCommand(program: Command): void {
@@ -16,7 +15,7 @@ export function registerPruneCommand(program: Command): void {
       const g = cmd.optsWithGlobals() as RepoOptions & { json?: boolean; quiet?: boolean };
       const m = /^(\d+(?:\.\d+)?)%?$/.exec(o.maxUnused);
       if (!m) throw new Error(`max-unused: ${JSON.stringify(o.maxUnused)} is not a percentage like 5%`);
-      const repo = await Repository.open(openTarget(repositoryLocation(g)), repositoryPassword(g));
+      const repo = await openCliRepository(g);
       const lines: string[] = [];
       const res = await prune(repo, { dryRun: Boolean(o.dryRun), maxUnusedPercent: Number(m[1]), onLog: (l) => lines.push(l) });
       if (g.json) {

@@ -5,15 +5,16 @@ import type { RunRecord } from '../../../shared/jobs.js';
 import { ValidationError } from '../../../shared/validation.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startHeadlessHost } from '../../host/headless.js';
+import { projectRoot } from '../../../workers/crypto/native.js';
+import { targetOptions, type RepositoryFlags } from '../repository.js';
 import { openDatabase } from '../../store/database.js';
 import { EncryptedFileSecretStore, KeychainSecretStore, type SecretStore } from '../../service/secret-stores.js';
 import { DefaultSecretResolver } from '../../service/secrets.js';
 import { prepareDataDir, resolveDataDir } from '../../service/data-dir.js';
 import { LifeboatService } from '../../service/service.js';
 
-interface ServiceGlobals {
+interface ServiceGlobals extends RepositoryFlags {
   dataDir?: string;
   json?: boolean;
   workers?: string;
@@ -44,6 +45,7 @@ async function createService(g: ServiceGlobals) {
     db,
     secrets: new DefaultSecretResolver(process.env, stores.all),
     secretStore: stores.forNew,
+    targetOptions: (location) => targetOptions({ ...g, repo: location }),
     ...(g.workers ? { workers: Number(g.workers) } : {}),
   });
   return { dir, db, svc, stores };
@@ -282,7 +284,7 @@ export function registerServiceCommands(program: Command): void {
       svc.start();
       process.stdout.write(`lifeboat serve: scheduling ${(await svc.listJobs()).length} jobs from ${dir}\n`);
       const http = o.http
-        ? await startHeadlessHost(svc, { host: o.listen, port: Number(o.port), allowRemote: Boolean(o.allowRemote), staticDir: fileURLToPath(new URL('../../../../renderer/dist', import.meta.url)) })
+        ? await startHeadlessHost(svc, { host: o.listen, port: Number(o.port), allowRemote: Boolean(o.allowRemote), staticDir: path.join(projectRoot(), 'renderer', 'dist') })
         : undefined;
       if (http) process.stdout.write(`lifeboat serve: open ${http.openUrl} (this link carries the access token; it changes at every start)\n`);
       // The scheduler's timers do not hold the process open (the app embeds the service); the daemon must.

@@ -1,4 +1,5 @@
 import { LocalTarget } from './local.js';
+import { S3Target, type S3Options } from './s3.js';
 import { SftpTarget, type SftpOptions } from './sftp.js';
 import type { StorageTarget } from './target.js';
 
@@ -11,14 +12,16 @@ export interface OpenTargetOptions {
    * SFTP locations.
    */
   sftp?: Omit<SftpOptions, 'connections'>;
+  /** How to reach an `s3:` location: keys (from the caller's secret store or environment), region, path style. */
+  s3?: Omit<S3Options, 'connections'>;
 }
 
 /**
  * Opens the target a repository location names, in restic's URL forms:
- * a local folder or mounted NAS share (`/path`, `local:/path`), or SFTP
- * (`sftp:user@host:/path`, `sftp://user@host:port//path`). S3 and the other
- * restic backends are recognised and refused with a clear message until
- * their targets exist.
+ * a local folder or mounted NAS share (`/path`, `local:/path`), SFTP
+ * (`sftp:user@host:/path`, `sftp://user@host:port//path`) or S3-compatible
+ * storage (`s3:https://host/bucket/prefix`). The other restic backends are
+ * recognised and refused with a clear message.
  */
 export function openTarget(location: string, opts: OpenTargetOptions = {}): StorageTarget {
   if (!location.trim()) throw new Error('repository: location is empty');
@@ -32,8 +35,12 @@ export function openTarget(location: string, opts: OpenTargetOptions = {}): Stor
       }
       return new SftpTarget(location, { ...opts.sftp, ...(opts.connections === undefined ? {} : { connections: opts.connections }) });
     }
-    if (['s3', 'rest', 'b2', 'azure', 'gs', 'rclone', 'swift'].includes(scheme)) {
-      throw new Error(`repository: ${scheme} repositories are not supported yet by this version; use a local folder, a mounted share or sftp:`);
+    if (scheme === 's3') {
+      if (!opts.s3) throw new Error('repository: s3 locations need S3 credentials (access key ID and secret access key)');
+      return new S3Target(location, { ...opts.s3, ...(opts.connections === undefined ? {} : { connections: opts.connections }) });
+    }
+    if (['rest', 'b2', 'azure', 'gs', 'rclone', 'swift'].includes(scheme)) {
+      throw new Error(`repository: ${scheme} repositories are not supported yet by this version; use a local folder, a mounted share, sftp: or s3:`);
     }
   }
   return new LocalTarget(location, opts.connections);
