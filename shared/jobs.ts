@@ -3,7 +3,7 @@
  * scheduler, the service, the CLI and the UI, and the validation every job
  * passes before it is stored (errors name the field; nothing partial is kept).
  */
-import { parseCalendar } from './schedule/calendar.js';
+import { cronToCalendar, parseCalendar } from './schedule/calendar.js';
 import { validatePolicy, type RetentionPolicy } from './retention.js';
 import { compileExcludes } from './glob.js';
 import {
@@ -133,6 +133,28 @@ function nullableLimit(v: unknown, field: string): number | null {
 }
 
 /**
+ * A schedule as stored: a systemd calendar event as given, or a classic
+ * 5-field cron line (or @daily, ...) converted to its calendar event.
+ * Throws ValidationError naming `field` and the offending token.
+ */
+export function acceptSchedule(expr: string, field: string): string {
+  try {
+    parseCalendar(expr);
+    return expr;
+  } catch (e) {
+    const looksLikeCron = /^@\w+$/.test(expr) || expr.split(/\s+/).length === 5;
+    if (looksLikeCron) {
+      try {
+        return cronToCalendar(expr);
+      } catch (cronError) {
+        throw new ValidationError(field, `${(e as Error).message}; read as cron: ${(cronError as Error).message}`);
+      }
+    }
+    throw new ValidationError(field, (e as Error).message);
+  }
+}
+
+/**
  * Validates a complete job configuration (missing optional settings take
  * their defaults). Throws ValidationError naming the first bad field.
  */
@@ -151,25 +173,8 @@ export function validateJobConfig(input: unknown): JobConfig {
   exclude.forEach((g, i) => compileExcludes([g], `sources.exclude[${i}]`));
 
   const d = { ...JOB_DEFAULTS, ...o } as Record<string, unknown>;
-  let schedule: string | null = null;
-  if (d.schedule !== null) {
-    schedule = requireString(d.schedule, 'schedule').trim();
-    try {
-      parseCalendar(schedule);
-    } catch (e) {
-      throw new ValidationError('schedule', (e as Error).message);
-    }
-  }
-  const optionalSchedule = (v: unknown, field: string): string | null => {
-    if (v === null) return null;
-    const expr = requireString(v, field).trim();
-    try {
-      parseCalendar(expr);
-    } catch (e) {
-      throw new ValidationError(field, (e as Error).message);
-    }
-    return expr;
-  };
+  const schedule = d.schedule === null ? null : acceptSchedule(requireString(d.schedule, 'schedule').trim(), 'schedule');
+  const optionalSchedule = (v: unknown, field: string): string | null => (v === null ? null : acceptSchedule(requireString(v, field).trim(), field));
   const pruneSchedule = optionalSchedule(d.pruneSchedule, 'pruneSchedule');
   const checkSchedule = optionalSchedule(d.checkSchedule, 'checkSchedule');
   const checkReadData = requireString(d.checkReadData, 'checkReadData');

@@ -395,6 +395,7 @@ export class LifeboatService implements LifeboatApi {
     if (p.phase === 'finishing' || p.phase === 'done') {
       if (!a.readingDone) {
         a.readingDone = true;
+        this.appendLog(a.record.id, `phase: sources read (${p.filesDone} files, ${p.bytesDone} bytes; ${p.bytesAdded} bytes new); uploading and writing the snapshot`);
         this.db.runs.update(a.record.id, { phase: 'uploading and writing the snapshot' });
         this.changed(a.record.id);
         if (job.overlap === 'parallel') this.schedule(0);
@@ -402,6 +403,7 @@ export class LifeboatService implements LifeboatApi {
     } else if (p.phase !== a.record.phase) {
       a.record = { ...a.record, phase: p.phase };
       this.db.runs.update(a.record.id, { phase: p.phase });
+      this.appendLog(a.record.id, `phase: ${p.phase} (${p.filesTotal} files, ${p.bytesTotal} bytes known so far)`);
     }
     this.emit('runProgress', { runId: a.record.id, jobId: job.id, progress: p });
   }

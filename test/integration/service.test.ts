@@ -62,6 +62,10 @@ describe('jobs', () => {
       [{ sources: { paths: ['relative/path'] } }, 'sources.paths[0]:'],
       [{ sources: { paths: [src], exclude: ['[unclosed'] } }, 'sources.exclude[0]:'],
       [{ schedule: 'Mon..Fxi 18:00' }, 'schedule:'],
+      [{ schedule: '*/15 2 * * 1-9' }, 'schedule:'],
+      [{ pruneSchedule: 'Sun 25:00' }, 'pruneSchedule:'],
+      [{ checkSchedule: 'often' }, 'checkSchedule:'],
+      [{ checkReadData: 'most' }, 'checkReadData:'],
       [{ mode: 'sometimes' }, 'mode:'],
       [{ retention: { daily: -1 } }, 'retention'],
       [{ overlap: 'pile-up' }, 'overlap:'],
@@ -83,6 +87,9 @@ describe('jobs', () => {
     const job = await svc.createJob(baseJob({ schedule: 'Mon..Fri 18:00' }));
     await expect(svc.updateJob(job.id, { uploadWorkers: 0 })).rejects.toThrow('uploadWorkers:');
     expect((await svc.getJob(job.id)).job.uploadWorkers).toBe(4);
+    // Classic cron is accepted and stored as its calendar event.
+    const cron = await svc.createJob(baseJob({ name: 'cron', schedule: '*/15 2 * * 1-5' }));
+    expect(cron.schedule).toBe('Mon..Fri *-*-* 02:00/15:00');
   });
 
   it('runs a job by hand without touching the next scheduled run', async () => {
@@ -97,7 +104,9 @@ describe('jobs', () => {
     expect(run!.snapshotId).toMatch(/^[0-9a-f]{64}$/);
     expect((await svc.getJob(job.id)).nextRun).toBe(before);
     expect(before).toBe('2026-03-02T18:00:00.000Z');
-    expect(await svc.getRunLog(run!.id)).toContain(`snapshot ${run!.snapshotId!.slice(0, 8)} saved`);
+    const log = await svc.getRunLog(run!.id);
+    expect(log).toContain(`snapshot ${run!.snapshotId!.slice(0, 8)} saved`);
+    expect(log).toMatch(/phase: reading[\s\S]*phase: sources read[\s\S]*snapshot/);
   });
 
   it('fails a run whose pre-command fails, keeping its output', async () => {
