@@ -3,7 +3,10 @@
  * request carries a `taskId`; the worker answers each with exactly one reply
  * of the matching kind (or `failed`), and may send `progress` in between.
  * ArrayBuffers in requests and replies are transferred, never shared, except
- * the known-blob set, which is a SharedArrayBuffer by design.
+ * the known-blob set, which is a SharedArrayBuffer by design. Pack buffers
+ * make a round trip: a worker transfers a finished pack's buffer to the main
+ * thread, which may hand it back (`spare`) once the pack is stored, so the
+ * same memory is reused for the next pack.
  */
 import type { PackedBlob } from '../shared/repo/pack.js';
 import type { CompressionMode } from './engine/blob.js';
@@ -38,6 +41,11 @@ export interface BackupFilesRequest {
   kind: 'backup-files';
   taskId: number;
   files: BackupFile[];
+  /**
+   * Buffers of packs already stored, offered for reuse (transferred). A
+   * worker keeps those of its pack buffer size, up to a few, and drops the rest.
+   */
+  spare?: ArrayBuffer[];
 }
 
 export interface BackupFileResult {
@@ -50,7 +58,9 @@ export interface BackupFileResult {
 
 export interface WirePack {
   id: string;
+  /** The pack file is the first `length` bytes of `bytes` (a reusable pack buffer, usually larger). */
   bytes: ArrayBuffer;
+  length: number;
   blobs: PackedBlob[];
 }
 
@@ -80,7 +90,10 @@ export interface FlushReply {
 }
 
 export interface RestoreItem {
-  /** Absolute path of the file being restored (already created by the caller). */
+  /**
+   * Absolute path of the file being restored: already created by the caller,
+   * unless the request lists it in `files` (then the worker creates it).
+   */
   path: string;
   /** Where this blob's plaintext goes in the file. */
   fileOffset: number;
@@ -92,19 +105,41 @@ export interface RestoreItem {
   uncompressedLength?: number;
 }
 
+/**
+ * A file whose blobs are ALL in one restore-blobs request: the worker
+ * creates it (O_CREAT | O_TRUNC | O_NOFOLLOW; a symlink or folder in its
+ * place is removed first, never followed), writes its blobs, and, when every
+ * blob was written, sets its metadata on the open descriptor: owner (only
+ * when `uid`/`gid` are given), permissions, then times (last, after the writes).
+ */
+export interface RestoreFile {
+  path: string;
+  /** Permission bits for fchmod. */
+  mode: number;
+  /** Access and modification times, seconds since the epoch (fractions allowed). */
+  atime: number;
+  mtime: number;
+  uid?: number;
+  gid?: number;
+}
+
 /** Verify, decrypt, decompress and write blobs into files. */
 export interface RestoreBlobsRequest {
   kind: 'restore-blobs';
   taskId: number;
   items: RestoreItem[];
+  /** Files this request completes and the worker creates and finishes (see RestoreFile). */
+  files?: RestoreFile[];
 }
 
 export interface RestoreBlobsReply {
   kind: 'restore-blobs';
   taskId: number;
   bytesWritten: number;
-  /** One entry per item that failed, naming the file and blob. */
+  /** One entry per item that failed, naming the file and blob (id '' when the file itself could not be created). */
   errors: { path: string; id: string; message: string }[];
+  /** Files of `files` whose blobs were all written but whose metadata could not be set. */
+  metadataErrors: { path: string; message: string }[];
 }
 
 /** Read-data check of one whole pack. */

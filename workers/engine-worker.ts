@@ -4,26 +4,26 @@
  * inverses for restore and check). The main thread only coordinates.
  */
 import { parentPort } from 'node:worker_threads';
-import { closeSync, constants as fsc, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, fchmodSync, fchownSync, fstatSync, futimesSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { Chunker, CHUNK_MAX_SIZE, parsePolynomial } from '../shared/chunker/index.js';
 import { bytesToHex, decodePackHeader, type PackedBlob } from '../shared/repo/pack.js';
 import { open, type MasterKey } from './crypto/crypto.js';
-import { BlobScratch, openBlob, sealBlob, type CompressionMode } from './engine/blob.js';
+import { BlobScratch, type CompressionMode } from './engine/blob.js';
 import { KnownBlobSet } from './engine/known-set.js';
-import { PackWriter, DEFAULT_PACK_SIZE, type FinishedPack } from './engine/pack-writer.js';
-import {
-  exclusiveArrayBuffer,
-  type BackupFilesReply,
-  type BackupFilesRequest,
-  type BackupFileResult,
-  type EngineReply,
-  type EngineRequest,
-  type RestoreBlobsRequest,
-  type RestoreBlobsReply,
-  type VerifyPackRequest,
-  type VerifyPackReply,
-  type WirePack,
+import { PackBuilder, type BuiltPack } from './engine/pack-builder.js';
+import { DEFAULT_PACK_SIZE } from './engine/pack-writer.js';
+import type {
+  BackupFilesReply,
+  BackupFilesRequest,
+  BackupFileResult,
+  EngineReply,
+  EngineRequest,
+  RestoreBlobsRequest,
+  RestoreBlobsReply,
+  VerifyPackRequest,
+  VerifyPackReply,
+  WirePack,
 } from './engine-messages.js';
 
 const port = parentPort;
@@ -33,22 +33,26 @@ interface State {
   key: MasterKey;
   chunker?: Chunker;
   known?: KnownBlobSet;
-  packs?: PackWriter;
+  packs?: PackBuilder;
   compression: CompressionMode;
 }
 let state: State | undefined;
 const scratch = new BlobScratch();
 
-// Read buffer: room for one maximal chunk plus a full read behind it.
-const READ_SIZE = 4 * 1024 * 1024;
+/**
+ * Files are read READ_SIZE bytes at a time into one reused buffer with room
+ * for a maximal chunk behind the read. The unfinished chunk is moved to the
+ * front once a read's worth has been consumed, so for ordinary chunk sizes
+ * only the first few MiB of the buffer are ever touched (resident).
+ */
+const READ_SIZE = 1024 * 1024;
 let readBuf: Buffer | undefined;
 const PROGRESS_EVERY = 4 * 1024 * 1024;
 
-function wirePacks(packs: FinishedPack[], transfer: ArrayBuffer[]): WirePack[] {
+function wirePacks(packs: BuiltPack[], transfer: ArrayBuffer[]): WirePack[] {
   return packs.map((p) => {
-    const bytes = exclusiveArrayBuffer(p.bytes);
-    transfer.push(bytes);
-    return { id: p.id, bytes, blobs: p.blobs };
+    transfer.push(p.buffer);
+    return { id: p.id, bytes: p.buffer, length: p.length, blobs: p.blobs };
   });
 }
 
@@ -57,10 +61,11 @@ function backupFiles(req: BackupFilesRequest): { reply: BackupFilesReply; transf
   if (!s.chunker || !s.known || !s.packs) throw new Error('worker not initialised for backup');
   const chunker = s.chunker;
   const known = s.known;
-  const packWriter = s.packs;
+  const builder = s.packs;
+  for (const b of req.spare ?? []) builder.recycle(b);
   readBuf ??= Buffer.allocUnsafe(CHUNK_MAX_SIZE + READ_SIZE);
   const buf = readBuf;
-  const finished: FinishedPack[] = [];
+  const finished: BuiltPack[] = [];
   const files: BackupFileResult[] = [];
   let bytesAdded = 0;
   let bytesStored = 0;
@@ -72,12 +77,11 @@ function backupFiles(req: BackupFilesRequest): { reply: BackupFilesReply; transf
     const id = bytesToHex(digest);
     content.push(id);
     if (!known.claim(digest)) return;
-    const sealed = sealBlob(s.key, chunk, s.compression);
+    const r = builder.add(id, chunk);
     bytesAdded += chunk.length;
-    bytesStored += sealed.sealed.length;
+    bytesStored += r.stored;
     blobsAdded++;
-    const pack = packWriter.add(id, sealed.sealed, sealed.uncompressedLength);
-    if (pack) finished.push(pack);
+    for (const p of r.packs) finished.push(p);
   };
 
   for (const f of req.files) {
@@ -91,12 +95,15 @@ function backupFiles(req: BackupFilesRequest): { reply: BackupFilesReply; transf
       let start = 0; // start of the current chunk in buf
       let end = 0; // bytes of buf filled
       for (;;) {
-        if (buf.length - end < READ_SIZE) {
+        if (start > 0 && (start >= READ_SIZE || buf.length - end < READ_SIZE)) {
           buf.copy(buf, 0, start, end);
           end -= start;
           start = 0;
         }
-        const n = readSync(fd, buf, end, buf.length - end, null);
+        const room = Math.min(READ_SIZE, buf.length - end);
+        // Cannot happen (a chunk never exceeds CHUNK_MAX_SIZE); a zero-length read would look like the end of the file.
+        if (room <= 0) throw new Error('internal error: read buffer full');
+        const n = readSync(fd, buf, end, room, null);
         if (n === 0) break;
         const cuts = chunker.scan(buf.subarray(end, end + n));
         for (const cut of cuts) {
@@ -127,35 +134,90 @@ function backupFiles(req: BackupFilesRequest): { reply: BackupFilesReply; transf
   };
 }
 
+const CREATE_FLAGS = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | (fsc.O_NOFOLLOW ?? 0);
+
+/** Creates (truncates) a file to restore into, replacing a symlink or folder in its place rather than following it. */
+function createFile(path: string): number {
+  try {
+    return openSync(path, CREATE_FLAGS, 0o600);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ELOOP' && code !== 'EISDIR') throw e;
+    rmSync(path, { recursive: true, force: true });
+    return openSync(path, CREATE_FLAGS, 0o600);
+  }
+}
+
 function restoreBlobs(req: RestoreBlobsRequest): RestoreBlobsReply {
   const s = state!;
   let bytesWritten = 0;
   const errors: RestoreBlobsReply['errors'] = [];
+  const metadataErrors: RestoreBlobsReply['metadataErrors'] = [];
+  const owned = new Map((req.files ?? []).map((f) => [f.path, f]));
+  const failed = new Set<string>();
+  const uncreatable = new Set<string>();
   // Blobs arrive in pack order; a file's blobs are often neighbours, so its descriptor is kept for the task.
   const fds = new Map<string, number>();
+  // Regions already decrypted in place (a blob two files share may appear twice in one read).
+  const decrypted = new Map<ArrayBuffer, Set<number>>();
   try {
     for (const item of req.items) {
+      if (uncreatable.has(item.path)) {
+        errors.push({ path: item.path, id: item.id, message: 'not written: the file could not be created' });
+        continue;
+      }
+      let fd = fds.get(item.path);
+      if (fd === undefined) {
+        try {
+          // O_NOFOLLOW: never write through a symlink planted where a file should be.
+          fd = owned.has(item.path) ? createFile(item.path) : openSync(item.path, fsc.O_WRONLY | (fsc.O_NOFOLLOW ?? 0));
+        } catch (e) {
+          failed.add(item.path);
+          if (owned.has(item.path)) uncreatable.add(item.path);
+          errors.push({ path: item.path, id: item.id, message: (e as Error).message });
+          continue;
+        }
+        fds.set(item.path, fd);
+      }
       try {
-        const plain = scratch.openBlobInto(s.key, new Uint8Array(item.stored, item.storedOffset, item.storedLength), item.uncompressedLength);
+        // The read data is this task's to use up: blobs are decrypted where they lie.
+        let opened = decrypted.get(item.stored);
+        if (!opened) decrypted.set(item.stored, (opened = new Set()));
+        const region = new Uint8Array(item.stored, item.storedOffset, item.storedLength);
+        const plain = scratch.openBlobInPlace(s.key, region, item.uncompressedLength, opened.has(item.storedOffset));
+        opened.add(item.storedOffset);
         const id = createHash('sha256').update(plain).digest('hex');
         if (id !== item.id) throw new Error(`blob content does not match its ID (got ${id})`);
-        let fd = fds.get(item.path);
-        if (fd === undefined) {
-          // O_NOFOLLOW: never write through a symlink planted where a file should be.
-          fd = openSync(item.path, fsc.O_WRONLY | (fsc.O_NOFOLLOW ?? 0));
-          fds.set(item.path, fd);
-        }
         let off = 0;
         while (off < plain.length) off += writeSync(fd, plain, off, plain.length - off, item.fileOffset + off);
         bytesWritten += plain.length;
       } catch (e) {
+        failed.add(item.path);
         errors.push({ path: item.path, id: item.id, message: (e as Error).message });
+      }
+    }
+    // Metadata of the files this task completed, on their open descriptors; times last.
+    for (const f of owned.values()) {
+      const fd = fds.get(f.path);
+      if (fd === undefined || failed.has(f.path)) continue;
+      try {
+        if (f.uid !== undefined && f.gid !== undefined) {
+          try {
+            fchownSync(fd, f.uid, f.gid);
+          } catch {
+            // As restic: ownership is best effort.
+          }
+        }
+        fchmodSync(fd, f.mode);
+        futimesSync(fd, f.atime, f.mtime);
+      } catch (e) {
+        metadataErrors.push({ path: f.path, message: (e as Error).message });
       }
     }
   } finally {
     for (const fd of fds.values()) closeSync(fd);
   }
-  return { kind: 'restore-blobs', taskId: req.taskId, bytesWritten, errors };
+  return { kind: 'restore-blobs', taskId: req.taskId, bytesWritten, errors, metadataErrors };
 }
 
 function verifyPack(req: VerifyPackRequest): VerifyPackReply {
@@ -186,7 +248,7 @@ function verifyPack(req: VerifyPackRequest): VerifyPackReply {
   for (const b of header) {
     try {
       if (b.offset + b.length > bytes.length) throw new Error('extends past end of pack');
-      const plain = openBlob(s.key, bytes.subarray(b.offset, b.offset + b.length), b.uncompressedLength);
+      const plain = scratch.openBlobInto(s.key, bytes.subarray(b.offset, b.offset + b.length), b.uncompressedLength);
       const id = createHash('sha256').update(plain).digest('hex');
       if (id !== b.id) throw new Error(`content hash is ${id}`);
     } catch (e) {
@@ -207,7 +269,7 @@ port.on('message', (req: EngineRequest) => {
         state = { key, compression };
         if (req.polynomial) state.chunker = new Chunker(parsePolynomial(req.polynomial));
         if (req.knownSet) state.known = new KnownBlobSet(req.knownSet);
-        state.packs = new PackWriter(key, 'data', req.packSize ?? DEFAULT_PACK_SIZE);
+        if (req.polynomial) state.packs = new PackBuilder(key, 'data', req.packSize ?? DEFAULT_PACK_SIZE, compression);
         reply = { kind: 'init', taskId: req.taskId };
         break;
       }

@@ -13,6 +13,7 @@ import { CHUNK_MIN_SIZE } from '../../shared/chunker/index.js';
 import { sealBlob, type CompressionMode } from '../../workers/engine/blob.js';
 import { KnownBlobSet } from '../../workers/engine/known-set.js';
 import { PackWriter, DEFAULT_PACK_SIZE } from '../../workers/engine/pack-writer.js';
+import { packBufferSize } from '../../workers/engine/pack-builder.js';
 import type { BackupFilesReply, WirePack } from '../../workers/engine-messages.js';
 import { OperationCancelledError } from './errors.js';
 import { Limiter } from './limiter.js';
@@ -74,6 +75,8 @@ interface FileEntry {
   node: TreeNode;
   parentNode?: TreeNode;
   failed?: boolean;
+  /** The folder holding this file. */
+  dir?: DirEntry;
 }
 interface OtherEntry {
   kind: 'other';
@@ -89,6 +92,12 @@ interface DirEntry {
   stat?: BigIntStats;
   children: Map<string, Entry>;
   parentNode?: TreeNode;
+  /** The folder holding this one (undefined for the virtual root). */
+  parent?: DirEntry;
+  /** Children whose final node is not known yet: files being read, folders whose tree is not saved. */
+  pending: number;
+  /** This folder's tree ID, once saved. */
+  subtree?: Id;
 }
 type Entry = FileEntry | OtherEntry | DirEntry;
 
@@ -121,6 +130,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     }
   }
 
+  let bytesRead = 0;
   const lock = await RepositoryLock.acquire(repo, { exclusive: false, waitMs: opts.lockWaitMs ?? 0, ...(opts.signal ? { signal: opts.signal } : {}) });
   let pool: EngineWorkerPool | undefined;
   try {
@@ -138,33 +148,21 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
       parent = all.filter((s) => s.hostname === hostname && JSON.stringify([...s.paths].sort()) === key).pop();
     }
 
+    const packSize = opts.packSize ?? DEFAULT_PACK_SIZE;
+    const workers = opts.workers ?? defaultWorkerCount();
+    const uploadConnections = opts.uploadConnections ?? 4;
     const progress = new ProgressTracker('backup', started, opts.onProgress);
-    const root: DirEntry = { kind: 'dir', name: '', path: '/', children: new Map() };
-    const walker = new Walker(repo, excludes, includes, errors, progress, opts.full ?? false);
+    const root: DirEntry = { kind: 'dir', name: '', path: '/', children: new Map(), pending: 0 };
+    // Workers start loading their code as soon as the scan meets a file to read (never for an unchanged re-run).
+    const walker = new Walker(repo, excludes, includes, errors, progress, opts.full ?? false, () => {
+      pool ??= EngineWorkerPool.spawn(workers);
+    });
     await walker.addSources(root, sources, parent?.tree);
     checkAborted(opts.signal);
 
     const toRead = walker.files.filter((f) => !walker.unchanged.has(f));
     let maxNewBlobs = 0;
     for (const f of toRead) maxNewBlobs += Math.ceil(Number(f.stat.size) / CHUNK_MIN_SIZE) + 2;
-    const known = KnownBlobSet.create(repo.index.data.size + maxNewBlobs);
-    for (const id of repo.index.data.keys()) known.claim(hexToBytes(id));
-
-    const packSize = opts.packSize ?? DEFAULT_PACK_SIZE;
-    const workers = opts.workers ?? defaultWorkerCount();
-    const uploadConnections = opts.uploadConnections ?? 4;
-    pool = await EngineWorkerPool.start(workers, {
-      key: repo.wireKey(),
-      polynomial: repo.config.chunker_polynomial,
-      knownSet: known.buffers,
-      packSize,
-      compression: opts.compression ?? 'auto',
-    });
-    let bytesRead = 0;
-    pool.onProgress = (m) => {
-      bytesRead += m.bytes;
-      progress.addBytes(m.bytes, m.path);
-    };
 
     // Packs reach the index in batches while the backup runs, so an interrupted run leaves indexed packs behind.
     let unindexed: PendingPack[] = [];
@@ -174,49 +172,84 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
       unindexed = [];
       if (batch.length > 0) indexing = indexing.then(() => repo.saveIndex(batch).then(() => {}));
     };
+    // Buffers of stored data packs go back to the workers for their next packs.
+    const bufferSize = packBufferSize(packSize);
+    const spares: ArrayBuffer[] = [];
     const uploader = new PackUploader(repo.target, uploadConnections, (p) => {
       unindexed.push({ id: p.id, bytes: new Uint8Array(0), blobs: p.blobs });
       if (unindexed.length >= 64) indexBatch();
+      const buf = p.bytes.buffer;
+      if (buf instanceof ArrayBuffer && buf.byteLength === bufferSize && spares.length < workers) spares.push(buf);
     });
     const enqueuePacks = (packs: WirePack[]) => {
-      for (const p of packs) uploader.enqueue({ id: p.id, bytes: new Uint8Array(p.bytes), blobs: p.blobs });
+      for (const p of packs) uploader.enqueue({ id: p.id, bytes: new Uint8Array(p.bytes, 0, p.length), blobs: p.blobs });
     };
+
+    // Trees are saved bottom-up as soon as everything below a folder is known, mostly while workers still read.
+    const trees = new TreeSaver(repo, packSize, (p) => uploader.enqueue(p));
+    const counts = { files_new: 0, files_changed: 0, files_unmodified: 0, dirs_new: 0, dirs_changed: 0, dirs_unmodified: 0 };
+    const finishFile = (f: FileEntry) => {
+      const dir = f.dir!;
+      if (--dir.pending === 0) settleDir(dir, trees, counts, walker.unchanged);
+    };
+    for (const f of toRead) f.dir!.pending++;
+    for (const d of walker.dirs) if (d.pending === 0 && !d.subtree) settleDir(d, trees, counts, walker.unchanged);
 
     let dataBlobs = 0;
     progress.setPhase('reading');
     try {
-      const inflight = new Set<Promise<void>>();
-      const maxInflight = pool.size * 2;
-      const maxBacklog = Math.max(4, uploadConnections * 2) * packSize;
-      const handle = (reply: BackupFilesReply, batch: FileEntry[]) => {
-        for (const r of reply.files) {
-          const entry = batch[r.index]!;
-          if (r.error !== undefined || !r.content) {
-            entry.failed = true;
-            errors.push({ path: entry.path, message: r.error ?? 'unreadable' });
-            progress.error();
-          } else {
-            entry.node.content = r.content;
-            entry.node.size = r.size;
+      if (toRead.length > 0) {
+        pool ??= EngineWorkerPool.spawn(workers);
+        const known = KnownBlobSet.create(repo.index.data.size + maxNewBlobs);
+        for (const id of repo.index.data.keys()) known.claim(hexToBytes(id));
+        await pool.init({
+          key: repo.wireKey(),
+          polynomial: repo.config.chunker_polynomial,
+          knownSet: known.buffers,
+          packSize,
+          compression: opts.compression ?? 'auto',
+        });
+        pool.onProgress = (m) => {
+          bytesRead += m.bytes;
+          progress.addBytes(m.bytes, m.path);
+        };
+        const workerPool = pool;
+        const inflight = new Set<Promise<void>>();
+        const maxInflight = workerPool.size * 2;
+        // Packs waiting to be stored, beyond those being stored: reading pauses above this (bounded memory).
+        const maxBacklog = Math.max(2, uploadConnections) * packSize;
+        const handle = (reply: BackupFilesReply, batch: FileEntry[]) => {
+          progress.added(reply.bytesAdded, reply.bytesStored);
+          dataBlobs += reply.blobsAdded;
+          enqueuePacks(reply.packs);
+          for (const r of reply.files) {
+            const entry = batch[r.index]!;
+            if (r.error !== undefined || !r.content) {
+              entry.failed = true;
+              errors.push({ path: entry.path, message: r.error ?? 'unreadable' });
+              progress.error();
+            } else {
+              entry.node.content = r.content;
+              entry.node.size = r.size;
+            }
+            progress.fileDone();
+            finishFile(entry);
           }
-          progress.fileDone();
+        };
+        for (const batch of batches(toRead)) {
+          checkAborted(opts.signal);
+          while (inflight.size >= maxInflight) await Promise.race(inflight);
+          await uploader.waitForRoom(maxBacklog);
+          const spare = spares.splice(0, 2);
+          const p = workerPool
+            .run({ kind: 'backup-files', files: batch.map((f, index) => ({ index, path: f.path })), spare }, spare)
+            .then((reply) => handle(reply, batch));
+          inflight.add(p);
+          void p.finally(() => inflight.delete(p)).catch(() => {});
         }
-        progress.added(reply.bytesAdded, reply.bytesStored);
-        dataBlobs += reply.blobsAdded;
-        enqueuePacks(reply.packs);
-      };
-      for (const batch of batches(toRead)) {
-        checkAborted(opts.signal);
-        while (inflight.size >= maxInflight) await Promise.race(inflight);
-        await uploader.waitForRoom(maxBacklog);
-        const p = pool
-          .run({ kind: 'backup-files', files: batch.map((f, index) => ({ index, path: f.path })) })
-          .then((reply) => handle(reply, batch));
-        inflight.add(p);
-        void p.finally(() => inflight.delete(p)).catch(() => {});
+        await Promise.all(inflight);
+        for (const r of await workerPool.broadcast({ kind: 'flush' })) enqueuePacks(r.packs);
       }
-      await Promise.all(inflight);
-      for (const r of await pool.broadcast({ kind: 'flush' })) enqueuePacks(r.packs);
     } catch (e) {
       // Keep what reached the target usable: finish uploads in flight and index them.
       await uploader.drain().catch(() => {});
@@ -224,16 +257,18 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
       await indexing.catch(() => {});
       throw e;
     }
+    // The workers are done; free their memory before the last uploads.
+    const closing = pool?.close();
+    pool = undefined;
 
-    // Trees, bottom-up, into their own packs.
     progress.setPhase('finishing');
-    const trees = new TreeSaver(repo, packSize, (p) => uploader.enqueue(p));
-    const counts = { files_new: 0, files_changed: 0, files_unmodified: 0, dirs_new: 0, dirs_changed: 0, dirs_unmodified: 0 };
-    const rootTree = saveDir(root, trees, counts, walker.unchanged);
+    const rootTree = root.subtree;
+    if (!rootTree) throw new Error('internal error: the root tree was not saved');
     trees.finish();
     await uploader.drain();
     indexBatch();
     await indexing;
+    await closing;
 
     const user = os.userInfo();
     const endNs = BigInt(Date.now()) * 1_000_000n;
@@ -277,11 +312,18 @@ function checkAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new OperationCancelledError('backup');
 }
 
-/** Groups files into worker tasks: many small files per task, large files alone. */
+/**
+ * Groups files into worker tasks: many small files per task, large files
+ * alone. Large files go first (largest first), so that no worker is left with
+ * one big file while the others have nothing more to do.
+ */
 function* batches(files: FileEntry[]): Generator<FileEntry[]> {
+  const large = files.filter((f) => Number(f.stat.size) >= BATCH_BYTES).sort((a, b) => Number(b.stat.size) - Number(a.stat.size));
+  for (const f of large) yield [f];
   let batch: FileEntry[] = [];
   let bytes = 0;
   for (const f of files) {
+    if (Number(f.stat.size) >= BATCH_BYTES) continue;
     batch.push(f);
     bytes += Number(f.stat.size);
     if (bytes >= BATCH_BYTES || batch.length >= BATCH_FILES) {
@@ -394,6 +436,8 @@ function nodeFromStat(name: string, st: BigIntStats): TreeNode {
 /** Walks the sources into an in-memory tree, matching each entry with its node in the parent snapshot. */
 class Walker {
   readonly files: FileEntry[] = [];
+  /** Every folder entry, the virtual root included. */
+  readonly dirs: DirEntry[] = [];
   readonly filePaths = new Set<string>();
   readonly unchanged = new Set<FileEntry>();
   private readonly io = new Limiter(64);
@@ -405,9 +449,19 @@ class Walker {
     private readonly errors: BackupError[],
     private readonly progress: ProgressTracker,
     private readonly full: boolean,
+    /** Called for each file that will have to be read. */
+    private readonly onFileToRead: () => void = () => {},
   ) {}
 
+  private addDir(parent: DirEntry, d: DirEntry): void {
+    d.parent = parent;
+    parent.children.set(d.name, d);
+    parent.pending++;
+    this.dirs.push(d);
+  }
+
   async addSources(root: DirEntry, sources: string[], parentTree: Id | undefined): Promise<void> {
+    this.dirs.push(root);
     const rootParent = parentTree ? await this.parentChildren(parentTree) : undefined;
     for (const src of sources) {
       const parts = src.split(path.sep).filter(Boolean);
@@ -426,8 +480,8 @@ class Walker {
         const pnode = parentKids?.get(name);
         if (!next || next.kind !== 'dir') {
           const st = await fsp.lstat(cur, { bigint: true });
-          next = { kind: 'dir', name, path: cur, stat: st, children: new Map(), ...(pnode ? { parentNode: pnode } : {}) };
-          dir.children.set(name, next);
+          next = { kind: 'dir', name, path: cur, stat: st, children: new Map(), pending: 0, ...(pnode ? { parentNode: pnode } : {}) };
+          this.addDir(dir, next);
         }
         dir = next;
         parentKids = pnode?.subtree ? await this.parentChildren(pnode.subtree) : undefined;
@@ -459,12 +513,12 @@ class Walker {
     }
     const node = nodeFromStat(name, st);
     if (st.isDirectory()) {
-      const d: DirEntry = { kind: 'dir', name, path: full, stat: st, children: new Map(), ...(parentNode ? { parentNode } : {}) };
-      dir.children.set(name, d);
+      const d: DirEntry = { kind: 'dir', name, path: full, stat: st, children: new Map(), pending: 0, ...(parentNode ? { parentNode } : {}) };
+      this.addDir(dir, d);
       await this.walkDir(d, parentNode?.type === 'dir' && parentNode.subtree ? await this.parentChildren(parentNode.subtree) : undefined);
     } else if (st.isFile()) {
       if (this.includes && !this.includes(full)) return;
-      const f: FileEntry = { kind: 'file', name, path: full, stat: st, node, ...(parentNode ? { parentNode } : {}) };
+      const f: FileEntry = { kind: 'file', name, path: full, stat: st, node, dir, ...(parentNode ? { parentNode } : {}) };
       dir.children.set(name, f);
       this.files.push(f);
       this.filePaths.add(full);
@@ -474,6 +528,8 @@ class Walker {
         this.unchanged.add(f);
         this.progress.addBytes(Number(st.size));
         this.progress.fileDone();
+      } else {
+        this.onFileToRead();
       }
     } else {
       if (st.isSymbolicLink()) {
@@ -552,28 +608,36 @@ const nameOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffe
 
 type Counts = Pick<SnapshotSummary, 'files_new' | 'files_changed' | 'files_unmodified' | 'dirs_new' | 'dirs_changed' | 'dirs_unmodified'>;
 
-/** Saves a directory's tree (children first) and returns its ID. Failed files are left out. */
-function saveDir(dir: DirEntry, trees: TreeSaver, counts: Counts, unchanged: Set<FileEntry>): Id {
-  const nodes: TreeNode[] = [];
-  for (const name of [...dir.children.keys()].sort(nameOrder)) {
-    const e = dir.children.get(name)!;
-    if (e.kind === 'file') {
-      if (e.failed) continue;
-      if (unchanged.has(e)) counts.files_unmodified++;
-      else if (e.parentNode) counts.files_changed++;
-      else counts.files_new++;
-      nodes.push(e.node);
-    } else if (e.kind === 'other') {
-      nodes.push(e.node);
-    } else {
-      const subtree = saveDir(e, trees, counts, unchanged);
-      const node = nodeFromStat(e.name, e.stat!);
-      node.subtree = subtree;
-      if (!e.parentNode) counts.dirs_new++;
-      else if (e.parentNode.subtree === subtree) counts.dirs_unmodified++;
-      else counts.dirs_changed++;
-      nodes.push(node);
+/**
+ * Saves a folder's tree once all its children are final (files read, subfolders
+ * saved), then settles its parent if this was the last thing it waited for.
+ * Failed files are left out.
+ */
+function settleDir(dir: DirEntry, trees: TreeSaver, counts: Counts, unchanged: Set<FileEntry>): void {
+  for (let d: DirEntry | undefined = dir; d; d = d.parent) {
+    const nodes: TreeNode[] = [];
+    for (const name of [...d.children.keys()].sort(nameOrder)) {
+      const e = d.children.get(name)!;
+      if (e.kind === 'file') {
+        if (e.failed) continue;
+        if (unchanged.has(e)) counts.files_unmodified++;
+        else if (e.parentNode) counts.files_changed++;
+        else counts.files_new++;
+        nodes.push(e.node);
+      } else if (e.kind === 'other') {
+        nodes.push(e.node);
+      } else {
+        const subtree = e.subtree;
+        if (!subtree) throw new Error(`internal error: tree of ${e.path} saved before its subfolder's`);
+        const node = nodeFromStat(e.name, e.stat!);
+        node.subtree = subtree;
+        if (!e.parentNode) counts.dirs_new++;
+        else if (e.parentNode.subtree === subtree) counts.dirs_unmodified++;
+        else counts.dirs_changed++;
+        nodes.push(node);
+      }
     }
+    d.subtree = trees.save(nodes);
+    if (!d.parent || --d.parent.pending > 0) return;
   }
-  return trees.save(nodes);
 }

@@ -6,7 +6,7 @@ import { nanosToMillis } from '../../shared/repo/gotime.js';
 import { isSafeNodeName } from '../../shared/repo/tree.js';
 import type { Snapshot, TreeNode } from '../../shared/repo/types.js';
 import { CIPHERTEXT_OVERHEAD } from '../../workers/crypto/crypto.js';
-import type { RestoreItem } from '../../workers/engine-messages.js';
+import type { RestoreFile, RestoreItem } from '../../workers/engine-messages.js';
 import { exclusiveArrayBuffer } from '../../workers/engine-messages.js';
 import { OperationCancelledError } from './errors.js';
 import { RepositoryLock } from './lock.js';
@@ -45,13 +45,27 @@ function components(p: string): string[] {
   return p.split('/').filter((x) => x !== '' && x !== '.');
 }
 
+/** A blob to restore, with where it is stored. */
+type PlannedItem = RestoreItem & { pack: string; offset: number; length: number };
+
+/** Reads spanning gaps up to this size are merged into one read (fewer requests, a little more data). */
+const MERGE_GAP = 64 * 1024;
+
 /**
  * Restores a snapshot (or chosen paths of it) into a folder, with modes,
  * times and symlinks (and ownership when running as root). Never writes
  * outside the target: unsafe names from a hostile repository are refused,
- * folders are verified to be real folders (not symlinks) before use, files
- * are opened with O_NOFOLLOW, and symlinks are created last. Every blob is
- * verified (MAC and content hash) before it is written.
+ * folders are verified to be real folders (not symlinks) before anything is
+ * created in them, files are opened with O_NOFOLLOW (a symlink or folder in
+ * a file's place is replaced, never followed), and symlinks are created last.
+ * Every blob is verified (MAC and content hash) before it is written.
+ *
+ * The snapshot is restored as it is walked: folders are made when reached,
+ * and files go to the engine workers in tasks of up to 8 MiB while the walk
+ * goes on. A file whose blobs fit in one task is created, written and
+ * finished (metadata) by the worker that writes it; a larger one (or an
+ * empty one) is created here first and gets its metadata at the end.
+ * Folder metadata comes last, deepest first.
  */
 export async function restore(repo: Repository, snapshot: Snapshot, opts: RestoreOptions): Promise<RestoreResult> {
   const started = Date.now();
@@ -59,14 +73,16 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
   await fsp.mkdir(root, { recursive: true });
   const includes = (opts.include ?? []).map(components);
   const errors: RestoreResult['errors'] = [];
-  const lock = await RepositoryLock.acquire(repo, { exclusive: false });
-  let pool: EngineWorkerPool | undefined;
+  // Workers load their code while the lock is taken and the index and trees are read.
+  let pool: EngineWorkerPool | undefined = EngineWorkerPool.spawn(opts.workers ?? defaultWorkerCount());
+  const initialised = pool.init({ key: repo.wireKey() });
+  initialised.catch(() => {}); // awaited before the first task
+  const inflight = new Set<Promise<void>>();
+  let failure: unknown;
+  let lock: RepositoryLock | undefined;
   try {
+    lock = await RepositoryLock.acquire(repo, { exclusive: false });
     await repo.loadIndex();
-    // Plan: which nodes, where.
-    const dirs: Planned[] = [];
-    const files: Planned[] = [];
-    const links: Planned[] = [];
     const selected = (p: string): 'all' | 'ancestor' | 'none' => {
       if (includes.length === 0) return 'all';
       const c = components(p);
@@ -81,9 +97,144 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
       }
       return ancestor ? 'ancestor' : 'none';
     };
-    let bytesTotal = 0;
+
+    const progress = { operation: 'restore' as const, phase: 'writing' as OperationProgress['phase'], filesTotal: 0, filesDone: 0, bytesTotal: 0, bytesDone: 0, bytesAdded: 0, bytesStored: 0, errors: 0 };
+    let lastEmit = 0;
+    const emit = (force = false) => {
+      const now = Date.now();
+      if (!opts.onProgress || (!force && now - lastEmit < 200)) return;
+      lastEmit = now;
+      opts.onProgress(withRates({ ...progress, errors: errors.length, elapsedMs: now - started }));
+    };
+
+    const asRoot = process.getuid?.() === 0;
+    const dirs: Planned[] = [];
+    const links: Planned[] = [];
+    const badDirs = new Set<string>();
+    const inBadDir = (p: string) => {
+      for (let d = path.dirname(p); d.length >= root.length && d !== path.dirname(d); d = path.dirname(d)) if (badDirs.has(d)) return true;
+      return false;
+    };
+    /** Files created here (empty ones, and those spanning tasks): their metadata is set at the end once complete. */
+    const mainFiles = new Map<string, Planned>();
+    /** Blobs still to be written, per file. */
+    const remaining = new Map<string, { left: number; f: Planned }>();
+    const failedFiles = new Set<string>();
+    const finished: Planned[] = [];
+
+    const wireFile = (f: Planned): RestoreFile => {
+      const n = f.node;
+      return { path: f.dest, mode: posixPermissionsFromGo(n.mode), atime: secs(n.atime), mtime: secs(n.mtime), ...(asRoot ? { uid: n.uid, gid: n.gid } : {}) };
+    };
+
+    /** Reads the task's blobs (neighbours in one request) and has a worker verify and write them. */
+    const runTask = async (items: PlannedItem[], owned: RestoreFile[]) => {
+      const workerPool = pool!;
+      await initialised;
+      const sorted = [...items].sort((a, b) => (a.pack < b.pack ? -1 : a.pack > b.pack ? 1 : a.offset - b.offset));
+      const transfer: ArrayBuffer[] = [];
+      for (let i = 0; i < sorted.length; ) {
+        const first = sorted[i]!;
+        let end = first.offset + first.length;
+        let j = i + 1;
+        while (j < sorted.length && sorted[j]!.pack === first.pack && sorted[j]!.offset <= end + MERGE_GAP) {
+          end = Math.max(end, sorted[j]!.offset + sorted[j]!.length);
+          j++;
+        }
+        const bytes = await repo.target.load({ type: 'data', name: first.pack }, end - first.offset, first.offset, (buf) => buf);
+        // One transfer per read; the items point into it.
+        const shared = exclusiveArrayBuffer(bytes);
+        transfer.push(shared);
+        for (let k = i; k < j; k++) {
+          const it = sorted[k]!;
+          it.stored = shared;
+          it.storedOffset = it.offset - first.offset;
+        }
+        i = j;
+      }
+      const wire: RestoreItem[] = sorted.map(({ path: p, fileOffset, id, stored, storedOffset, storedLength, uncompressedLength }) => ({ path: p, fileOffset, id, stored, storedOffset, storedLength, ...(uncompressedLength !== undefined ? { uncompressedLength } : {}) }));
+      const reply = await workerPool.run({ kind: 'restore-blobs', items: wire, files: owned }, transfer);
+      for (const e of reply.errors) {
+        errors.push({ path: e.path, message: e.id ? `blob ${e.id.slice(0, 12)}: ${e.message}` : e.message });
+        failedFiles.add(e.path);
+      }
+      for (const e of reply.metadataErrors) errors.push({ path: e.path, message: `metadata: ${e.message}` });
+      progress.bytesDone += reply.bytesWritten;
+      for (const it of items) {
+        const r = remaining.get(it.path);
+        if (r && --r.left === 0) {
+          progress.filesDone++;
+          if (!failedFiles.has(it.path)) finished.push(r.f);
+        }
+      }
+      emit();
+    };
+
+    // Tasks in flight are bounded (each holds up to a task's worth of read data).
+    let batch: PlannedItem[] = [];
+    let batchBytes = 0;
+    let owned: RestoreFile[] = [];
+    const dispatch = async () => {
+      if (batch.length === 0) return;
+      const items = batch;
+      const files = owned;
+      batch = [];
+      batchBytes = 0;
+      owned = [];
+      if (failure !== undefined) return;
+      while (inflight.size >= pool!.size * 2) await Promise.race(inflight);
+      const t = runTask(items, files).catch((e: unknown) => {
+        failure ??= e;
+      });
+      inflight.add(t);
+      void t.finally(() => inflight.delete(t));
+    };
+    const addFile = async (f: Planned) => {
+      const items: PlannedItem[] = [];
+      let offset = 0;
+      for (const id of f.node.content ?? []) {
+        const loc = repo.index.get('data', id);
+        if (!loc) {
+          errors.push({ path: f.dest, message: `data blob ${id} is missing from the repository` });
+          return;
+        }
+        const item: PlannedItem = { path: f.dest, fileOffset: offset, id, stored: new ArrayBuffer(0), storedOffset: 0, storedLength: loc.length, pack: loc.pack, offset: loc.offset, length: loc.length };
+        if (loc.uncompressed_length !== undefined) item.uncompressedLength = loc.uncompressed_length;
+        offset += loc.uncompressed_length ?? loc.length - CIPHERTEXT_OVERHEAD;
+        items.push(item);
+      }
+      const bytes = items.reduce((n, it) => n + it.length, 0);
+      const alone = items.length > 0 && bytes <= BATCH_BYTES && items.length <= BATCH_ITEMS;
+      if (!alone) {
+        // Empty, or spread over several tasks: created here, before any of its blobs is written.
+        try {
+          await createEmpty(f.dest);
+        } catch (e) {
+          errors.push({ path: f.dest, message: (e as Error).message });
+          return;
+        }
+        mainFiles.set(f.dest, f);
+        if (items.length === 0) {
+          finished.push(f);
+          return;
+        }
+      } else if (batchBytes + bytes > BATCH_BYTES || batch.length + items.length > BATCH_ITEMS) {
+        await dispatch();
+      }
+      remaining.set(f.dest, { left: items.length, f });
+      if (alone) owned.push(wireFile(f));
+      for (const it of items) {
+        batch.push(it);
+        batchBytes += it.length;
+        if (!alone && (batchBytes >= BATCH_BYTES || batch.length >= BATCH_ITEMS)) await dispatch();
+      }
+    };
+
     const unsafe = new Set<string>();
+    let matched = 0;
     for await (const { path: p, node } of walkTree(repo, snapshot.tree, '', (dp) => selected(dp) !== 'none' && !unsafe.has(dp))) {
+      if (opts.signal?.aborted) throw new OperationCancelledError('restore');
+      if (failure !== undefined) break;
       const parentPath = p.slice(0, p.lastIndexOf('/'));
       if (unsafe.has(parentPath)) {
         unsafe.add(p);
@@ -97,150 +248,58 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
       const sel = selected(p);
       if (sel === 'none') continue;
       const dest = path.join(root, ...components(p));
-      if (node.type === 'dir') dirs.push({ dest, node });
-      else if (sel === 'all') {
+      if (node.type === 'dir') {
+        matched++;
+        dirs.push({ dest, node });
+        if (inBadDir(dest)) {
+          errors.push({ path: dest, message: 'not restored: its folder could not be created safely' });
+          badDirs.add(dest);
+          continue;
+        }
+        // Each folder is verified to be a real folder before anything is created in it: nothing is written through a symlink.
+        try {
+          await fsp.mkdir(dest, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
+            if (e.code !== 'EEXIST') throw e;
+          });
+          const st = await fsp.lstat(dest);
+          if (!st.isDirectory()) throw new Error('exists and is not a folder; refusing to write through it');
+        } catch (e) {
+          errors.push({ path: dest, message: (e as Error).message });
+          badDirs.add(dest);
+        }
+      } else if (sel === 'all') {
         if (node.type === 'file') {
-          files.push({ dest, node });
-          bytesTotal += node.size ?? 0;
-        } else if (node.type === 'symlink') links.push({ dest, node });
-        else errors.push({ path: p, message: `not restored: ${node.type} entries are not supported` });
+          matched++;
+          progress.filesTotal++;
+          progress.bytesTotal += node.size ?? 0;
+          if (inBadDir(dest)) {
+            errors.push({ path: dest, message: 'not restored: its folder could not be created safely' });
+            continue;
+          }
+          await addFile({ dest, node });
+        } else if (node.type === 'symlink') {
+          matched++;
+          links.push({ dest, node });
+        } else errors.push({ path: p, message: `not restored: ${node.type} entries are not supported` });
       }
     }
-    if (includes.length > 0 && dirs.length + files.length + links.length === 0) {
+    await dispatch();
+    while (inflight.size > 0) await Promise.race(inflight);
+    if (failure !== undefined) throw failure;
+    if (includes.length > 0 && matched === 0) {
       throw new Error(`include: no path in snapshot ${snapshot.id.slice(0, 8)} matches ${opts.include!.join(', ')}`);
     }
-
-    const progress = { operation: 'restore' as const, phase: 'writing' as OperationProgress['phase'], filesTotal: files.length, filesDone: 0, bytesTotal, bytesDone: 0, bytesAdded: 0, bytesStored: 0, errors: 0 };
-    let lastEmit = 0;
-    const emit = (force = false) => {
-      const now = Date.now();
-      if (!opts.onProgress || (!force && now - lastEmit < 200)) return;
-      lastEmit = now;
-      opts.onProgress(withRates({ ...progress, errors: errors.length, elapsedMs: now - started }));
-    };
-
-    // Folders first, each verified to be a real folder so nothing is written through a symlink.
-    for (const d of dirs) {
-      try {
-        await fsp.mkdir(d.dest, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
-          if (e.code !== 'EEXIST') throw e;
-        });
-        const st = await fsp.lstat(d.dest);
-        if (!st.isDirectory()) throw new Error('exists and is not a folder; refusing to write through it');
-      } catch (e) {
-        errors.push({ path: d.dest, message: (e as Error).message });
-      }
-    }
-    const badDirs = new Set(errors.map((e) => e.path));
-    const inBadDir = (p: string) => {
-      for (let d = path.dirname(p); d.length >= root.length && d !== path.dirname(d); d = path.dirname(d)) if (badDirs.has(d)) return true;
-      return false;
-    };
-
-    // Files: create empty (replacing a symlink planted in their place), many at once.
-    const creatable = files.filter((f) => {
-      if (!inBadDir(f.dest)) return true;
-      errors.push({ path: f.dest, message: 'not restored: its folder could not be created safely' });
-      return false;
-    });
-    const created: Planned[] = [];
-    await mapLimit(creatable, 32, async (f) => {
-      try {
-        await createEmpty(f.dest);
-        created.push(f);
-      } catch (e) {
-        errors.push({ path: f.dest, message: (e as Error).message });
-      }
-    });
-
-    // Then every blob, in pack order so neighbouring blobs are read together, filled in by workers.
-    type Planned_ = RestoreItem & { pack: string; offset: number; length: number };
-    const all: Planned_[] = [];
-    const remaining = new Map<string, { left: number; f: Planned }>();
-    for (const f of created) {
-      const content = f.node.content ?? [];
-      const mine: Planned_[] = [];
-      let offset = 0;
-      let missing = false;
-      for (const id of content) {
-        const loc = repo.index.get('data', id);
-        if (!loc) {
-          errors.push({ path: f.dest, message: `data blob ${id} is missing from the repository` });
-          missing = true;
-          break;
-        }
-        const item: Planned_ = { path: f.dest, fileOffset: offset, id, stored: new ArrayBuffer(0), storedOffset: 0, storedLength: loc.length, pack: loc.pack, offset: loc.offset, length: loc.length };
-        if (loc.uncompressed_length !== undefined) item.uncompressedLength = loc.uncompressed_length;
-        offset += loc.uncompressed_length ?? loc.length - CIPHERTEXT_OVERHEAD;
-        mine.push(item);
-      }
-      if (missing) continue;
-      remaining.set(f.dest, { left: mine.length, f });
-      all.push(...mine);
-    }
-    all.sort((a, b) => (a.pack < b.pack ? -1 : a.pack > b.pack ? 1 : a.offset - b.offset));
-    const items: Planned_[][] = [];
-    let batch: Planned_[] = [];
-    let batchBytes = 0;
-    for (const it of all) {
-      batch.push(it);
-      batchBytes += it.length;
-      if (batchBytes >= BATCH_BYTES || batch.length >= BATCH_ITEMS) {
-        items.push(batch);
-        batch = [];
-        batchBytes = 0;
-      }
-    }
-    if (batch.length > 0) items.push(batch);
-
-    const finished: Planned[] = [];
-    for (const r of remaining.values()) if (r.left === 0) finished.push(r.f);
-    const failedFiles = new Set<string>();
-    if (items.length > 0) {
-      pool = await EngineWorkerPool.start(opts.workers ?? defaultWorkerCount(), { key: repo.wireKey() });
-      const workerPool = pool;
-      await mapLimit(items, workerPool.size * 2, async (b) => {
-        if (opts.signal?.aborted) throw new OperationCancelledError('restore');
-        // Runs of blobs that sit next to each other in one pack are read with one request.
-        const transfer: ArrayBuffer[] = [];
-        for (let i = 0; i < b.length; ) {
-          let j = i + 1;
-          while (j < b.length && b[j]!.pack === b[i]!.pack && b[j]!.offset === b[j - 1]!.offset + b[j - 1]!.length) j++;
-          const first = b[i]!;
-          const span = b[j - 1]!.offset + b[j - 1]!.length - first.offset;
-          const bytes = await repo.target.load({ type: 'data', name: first.pack }, span, first.offset, (buf) => buf);
-          // One transfer per read; the items point into it.
-          const shared = exclusiveArrayBuffer(bytes);
-          transfer.push(shared);
-          for (let k = i; k < j; k++) {
-            const it = b[k]!;
-            it.stored = shared;
-            it.storedOffset = it.offset - first.offset;
-          }
-          i = j;
-        }
-        const wire: RestoreItem[] = b.map(({ path: p, fileOffset, id, stored, storedOffset, storedLength, uncompressedLength }) => ({ path: p, fileOffset, id, stored, storedOffset, storedLength, ...(uncompressedLength !== undefined ? { uncompressedLength } : {}) }));
-        const reply = await workerPool.run({ kind: 'restore-blobs', items: wire }, transfer);
-        for (const e of reply.errors) {
-          errors.push({ path: e.path, message: `blob ${e.id.slice(0, 12)}: ${e.message}` });
-          failedFiles.add(e.path);
-        }
-        progress.bytesDone += reply.bytesWritten;
-        for (const it of b) {
-          const r = remaining.get(it.path);
-          if (r && --r.left === 0) {
-            progress.filesDone++;
-            if (!failedFiles.has(it.path)) finished.push(r.f);
-          }
-        }
-        emit();
-      });
-    }
+    // The workers are done; the rest is metadata.
+    const closing = pool?.close();
+    pool = undefined;
     progress.phase = 'finishing';
     emit(true);
 
-    const asRoot = process.getuid?.() === 0;
-    await mapLimit(finished, 32, (f) => applyMetadata(f, asRoot).catch((e) => void errors.push({ path: f.dest, message: `metadata: ${(e as Error).message}` })));
+    await mapLimit(
+      finished.filter((f) => mainFiles.has(f.dest)),
+      32,
+      (f) => applyMetadata(f, asRoot).catch((e) => void errors.push({ path: f.dest, message: `metadata: ${(e as Error).message}` })),
+    );
     let symlinks = 0;
     for (const l of links) {
       if (inBadDir(l.dest)) continue;
@@ -260,13 +319,21 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
       if (badDirs.has(d.dest)) continue;
       await applyMetadata(d, asRoot).catch((e) => errors.push({ path: d.dest, message: `metadata: ${(e as Error).message}` }));
     }
+    await closing;
     progress.phase = 'done';
     emit(true);
     return { files: finished.length, dirs: dirs.length - badDirs.size, symlinks, bytes: progress.bytesDone, errors };
   } finally {
+    // Never leave a task writing after returning (or throwing).
+    while (inflight.size > 0) await Promise.race(inflight);
     await pool?.close();
-    await lock.release();
+    await lock?.release();
   }
+}
+
+/** Seconds since the epoch (microsecond precision) of a nanosecond time, as utimes takes them. */
+function secs(ns: bigint): number {
+  return Number(ns / 1000n) / 1e6;
 }
 
 async function createEmpty(dest: string): Promise<void> {
@@ -288,6 +355,5 @@ async function applyMetadata(p: Planned, asRoot: boolean): Promise<void> {
   const n = p.node;
   if (asRoot) await fsp.lchown(p.dest, n.uid, n.gid).catch(() => {});
   await fsp.chmod(p.dest, posixPermissionsFromGo(n.mode));
-  const secs = (ns: bigint) => Number(ns / 1000n) / 1e6;
   await fsp.utimes(p.dest, secs(n.atime), secs(n.mtime));
 }

@@ -53,7 +53,29 @@ export class EngineWorkerPool {
 
   private constructor() {}
 
+  /**
+   * Starts `count` workers and initialises them. Equivalent to `spawn`
+   * followed by `init`.
+   */
   static async start(count: number, init: Omit<InitRequest, 'kind' | 'taskId'>): Promise<EngineWorkerPool> {
+    const pool = EngineWorkerPool.spawn(count);
+    try {
+      await pool.init(init);
+    } catch (e) {
+      await pool.close();
+      throw e;
+    }
+    return pool;
+  }
+
+  /**
+   * Starts `count` worker threads without waiting for them: they load their
+   * code while the caller does other work. `init` must be called before any
+   * task is run (messages to a worker are handled in order, so a task sent
+   * after `init` is safe even before `init` resolves).
+   */
+  static spawn(count: number): EngineWorkerPool {
+    if (!Number.isInteger(count) || count < 1) throw new Error(`workers: must be a positive integer, got ${count}`);
     const pool = new EngineWorkerPool();
     const spec = workerSpec();
     for (let i = 0; i < count; i++) {
@@ -66,8 +88,12 @@ export class EngineWorkerPool {
       });
       pool.slots.push(slot);
     }
-    await pool.broadcast({ kind: 'init', ...init });
     return pool;
+  }
+
+  /** Sends the key and operation settings to every worker. */
+  async init(init: Omit<InitRequest, 'kind' | 'taskId'>): Promise<void> {
+    await this.broadcast({ kind: 'init', ...init });
   }
 
   get size(): number {
@@ -90,6 +116,7 @@ export class EngineWorkerPool {
 
   /** Sends the request to every worker and collects the replies; each worker handles it after the work it already has. */
   async broadcast<K extends keyof ReplyFor>(req: Omit<RequestOf<K>, 'taskId'> & { kind: K }): Promise<ReplyFor[K][]> {
+    if (this.broken) throw this.broken;
     return Promise.all(
       this.slots.map(
         (slot) =>

@@ -1,6 +1,6 @@
 import { Compressor, decompress } from 'zstd-napi';
 import zstdBinding from 'zstd-napi/binding.js';
-import { CIPHERTEXT_OVERHEAD, open, openInto, seal, type MasterKey } from '../crypto/crypto.js';
+import { CIPHERTEXT_OVERHEAD, IV_SIZE, open, openInto, seal, type MasterKey } from '../crypto/crypto.js';
 
 /** How blobs are compressed: restic's `--compression auto|off|max`. */
 export type CompressionMode = 'auto' | 'off' | 'max';
@@ -76,6 +76,26 @@ export class BlobScratch {
     this.out = this.ensure(this.out, uncompressedLength);
     this.dctx ??= new zstdBinding.DCtx();
     const m = this.dctx.decompress(this.out.subarray(0, uncompressedLength), this.plain.subarray(0, n));
+    if (m !== uncompressedLength) throw new Error(`blob decompressed to ${m} bytes, index says ${uncompressedLength}`);
+    return this.out.subarray(0, m);
+  }
+
+  /**
+   * Like `openBlobInto`, but decrypts in place: `stored` (which the caller
+   * owns and gives up) ends up holding the plaintext from its byte 16 on, so
+   * no copy of the stored blob is made. Pass `decrypted` when this very
+   * region was already opened by an earlier call (a blob used twice in one
+   * read): it is then taken as verified plaintext and only decompressed again.
+   * The result is valid only until the next call (or until `stored` is reused).
+   */
+  openBlobInPlace(key: MasterKey, stored: Uint8Array, uncompressedLength: number | undefined, decrypted = false): Uint8Array {
+    const n = stored.length - CIPHERTEXT_OVERHEAD;
+    if (!decrypted) openInto(key, stored, stored, IV_SIZE);
+    const plain = stored.subarray(IV_SIZE, IV_SIZE + n);
+    if (uncompressedLength === undefined) return plain;
+    this.out = this.ensure(this.out, uncompressedLength);
+    this.dctx ??= new zstdBinding.DCtx();
+    const m = this.dctx.decompress(this.out.subarray(0, uncompressedLength), plain);
     if (m !== uncompressedLength) throw new Error(`blob decompressed to ${m} bytes, index says ${uncompressedLength}`);
     return this.out.subarray(0, m);
   }
