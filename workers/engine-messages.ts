@@ -3,14 +3,15 @@
  * request carries a `taskId`; the worker answers each with exactly one reply
  * of the matching kind (or `failed`), and may send `progress` in between.
  * ArrayBuffers in requests and replies are transferred, never shared, except
- * the known-blob set, which is a SharedArrayBuffer by design. Pack buffers
- * make a round trip: a worker transfers a finished pack's buffer to the main
- * thread, which may hand it back (`spare`) once the pack is stored, so the
- * same memory is reused for the next pack.
+ * the known-blob set and the pack-buffer signal, which are SharedArrayBuffers
+ * by design. Pack buffers make a round trip: a worker transfers a finished
+ * pack's buffer to the main thread, which gives it back on the worker's
+ * pack-buffer channel once the pack is stored (see `PackBufferExchange`).
  */
 import type { PackedBlob } from '../shared/repo/pack.js';
 import type { CompressionMode } from './engine/blob.js';
 import type { KnownSetBuffers } from './engine/known-set.js';
+import type { PackBufferWire } from './engine/pack-buffers.js';
 
 export interface WireKey {
   encrypt: Uint8Array;
@@ -28,6 +29,8 @@ export interface InitRequest {
   knownSet?: KnownSetBuffers;
   packSize?: number;
   compression?: CompressionMode;
+  /** This worker's pack-buffer budget and return channel (backups); its port is transferred with the message. */
+  packBuffers?: PackBufferWire;
 }
 
 export interface BackupFile {
@@ -41,11 +44,6 @@ export interface BackupFilesRequest {
   kind: 'backup-files';
   taskId: number;
   files: BackupFile[];
-  /**
-   * Buffers of packs already stored, offered for reuse (transferred). A
-   * worker keeps those of its pack buffer size, up to a few, and drops the rest.
-   */
-  spare?: ArrayBuffer[];
 }
 
 export interface BackupFileResult {
@@ -62,14 +60,14 @@ export interface WirePack {
   bytes: ArrayBuffer;
   length: number;
   blobs: PackedBlob[];
+  /** Index of the worker whose pack buffer this is (give it back there once stored); absent for a one-off buffer. */
+  owner?: number;
 }
 
 export interface BackupFilesReply {
   kind: 'backup-files';
   taskId: number;
   files: BackupFileResult[];
-  /** Packs this worker finished while processing the task. */
-  packs: WirePack[];
   /** Plaintext bytes of blobs this worker added (new to the repository). */
   bytesAdded: number;
   /** Bytes those blobs take in packs (compressed and encrypted). */
@@ -160,6 +158,17 @@ export interface VerifyPackReply {
   blobs: number;
 }
 
+/**
+ * Packs a worker finished while processing a backup-files task, sent at once
+ * (before the task's reply, in order): the buffers of stored packs come back
+ * to the worker while it goes on reading.
+ */
+export interface PacksMessage {
+  kind: 'packs';
+  taskId: number;
+  packs: WirePack[];
+}
+
 export interface ProgressMessage {
   kind: 'progress';
   taskId: number;
@@ -181,7 +190,7 @@ export interface FailedReply {
 
 export type EngineRequest = InitRequest | BackupFilesRequest | FlushRequest | RestoreBlobsRequest | VerifyPackRequest;
 export type EngineReply = InitReply | BackupFilesReply | FlushReply | RestoreBlobsReply | VerifyPackReply | FailedReply;
-export type EngineMessage = EngineReply | ProgressMessage;
+export type EngineMessage = EngineReply | ProgressMessage | PacksMessage;
 
 /** The reply type for each request kind. */
 export interface ReplyFor {

@@ -11,7 +11,8 @@ import { bytesToHex, decodePackHeader, type PackedBlob } from '../shared/repo/pa
 import { open, type MasterKey } from './crypto/crypto.js';
 import { BlobScratch, type CompressionMode } from './engine/blob.js';
 import { KnownBlobSet } from './engine/known-set.js';
-import { PackBuilder, type BuiltPack } from './engine/pack-builder.js';
+import { PackBufferSupply } from './engine/pack-buffers.js';
+import { PackBuilder, packBufferSize, type BuiltPack } from './engine/pack-builder.js';
 import { DEFAULT_PACK_SIZE } from './engine/pack-writer.js';
 import type {
   BackupFilesReply,
@@ -19,6 +20,7 @@ import type {
   BackupFileResult,
   EngineReply,
   EngineRequest,
+  PacksMessage,
   RestoreBlobsRequest,
   RestoreBlobsReply,
   VerifyPackRequest,
@@ -34,6 +36,8 @@ interface State {
   chunker?: Chunker;
   known?: KnownBlobSet;
   packs?: PackBuilder;
+  /** This worker's pack-buffer budget (backups through an exchange). */
+  packBuffers?: { index: number; supply: PackBufferSupply };
   compression: CompressionMode;
 }
 let state: State | undefined;
@@ -50,22 +54,32 @@ let readBuf: Buffer | undefined;
 const PROGRESS_EVERY = 4 * 1024 * 1024;
 
 function wirePacks(packs: BuiltPack[], transfer: ArrayBuffer[]): WirePack[] {
+  const owner = state?.packBuffers;
   return packs.map((p) => {
     transfer.push(p.buffer);
-    return { id: p.id, bytes: p.buffer, length: p.length, blobs: p.blobs };
+    const wire: WirePack = { id: p.id, bytes: p.buffer, length: p.length, blobs: p.blobs };
+    // Only buffers of the budget go back to this worker; a one-off (oversized) buffer is left to the GC.
+    if (owner && state?.packs && p.buffer.byteLength === state.packs.bufferSize) wire.owner = owner.index;
+    return wire;
   });
 }
 
-function backupFiles(req: BackupFilesRequest): { reply: BackupFilesReply; transfer: ArrayBuffer[] } {
+/** Sends finished packs to the main thread at once: their buffers come back for the next packs while the task goes on. */
+function sendPacks(taskId: number, packs: BuiltPack[]): void {
+  if (packs.length === 0) return;
+  const transfer: ArrayBuffer[] = [];
+  const msg: PacksMessage = { kind: 'packs', taskId, packs: wirePacks(packs, transfer) };
+  port!.postMessage(msg, transfer);
+}
+
+function backupFiles(req: BackupFilesRequest): BackupFilesReply {
   const s = state!;
   if (!s.chunker || !s.known || !s.packs) throw new Error('worker not initialised for backup');
   const chunker = s.chunker;
   const known = s.known;
   const builder = s.packs;
-  for (const b of req.spare ?? []) builder.recycle(b);
   readBuf ??= Buffer.allocUnsafe(CHUNK_MAX_SIZE + READ_SIZE);
   const buf = readBuf;
-  const finished: BuiltPack[] = [];
   const files: BackupFileResult[] = [];
   let bytesAdded = 0;
   let bytesStored = 0;
@@ -81,7 +95,7 @@ function backupFiles(req: BackupFilesRequest): { reply: BackupFilesReply; transf
     bytesAdded += chunk.length;
     bytesStored += r.stored;
     blobsAdded++;
-    for (const p of r.packs) finished.push(p);
+    sendPacks(req.taskId, r.packs);
   };
 
   for (const f of req.files) {
@@ -127,11 +141,7 @@ function backupFiles(req: BackupFilesRequest): { reply: BackupFilesReply; transf
     }
   }
   if (sinceProgress > 0) port!.postMessage({ kind: 'progress', taskId: req.taskId, bytes: sinceProgress });
-  const transfer: ArrayBuffer[] = [];
-  return {
-    reply: { kind: 'backup-files', taskId: req.taskId, files, packs: wirePacks(finished, transfer), bytesAdded, bytesStored, blobsAdded },
-    transfer,
-  };
+  return { kind: 'backup-files', taskId: req.taskId, files, bytesAdded, bytesStored, blobsAdded };
 }
 
 const CREATE_FLAGS = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | (fsc.O_NOFOLLOW ?? 0);
@@ -261,7 +271,7 @@ function verifyPack(req: VerifyPackRequest): VerifyPackReply {
 port.on('message', (req: EngineRequest) => {
   try {
     let reply: EngineReply;
-    let transfer: ArrayBuffer[] = [];
+    const transfer: ArrayBuffer[] = [];
     switch (req.kind) {
       case 'init': {
         const key: MasterKey = { encrypt: Buffer.from(req.key.encrypt), macK: Buffer.from(req.key.macK), macR: Buffer.from(req.key.macR) };
@@ -269,12 +279,17 @@ port.on('message', (req: EngineRequest) => {
         state = { key, compression };
         if (req.polynomial) state.chunker = new Chunker(parsePolynomial(req.polynomial));
         if (req.knownSet) state.known = new KnownBlobSet(req.knownSet);
-        if (req.polynomial) state.packs = new PackBuilder(key, 'data', req.packSize ?? DEFAULT_PACK_SIZE, compression);
+        if (req.polynomial) {
+          const packSize = req.packSize ?? DEFAULT_PACK_SIZE;
+          const supply = req.packBuffers ? new PackBufferSupply(req.packBuffers, packBufferSize(packSize)) : undefined;
+          if (supply) state.packBuffers = { index: req.packBuffers!.index, supply };
+          state.packs = new PackBuilder(key, 'data', packSize, compression, 2, supply ? () => supply.take() : undefined);
+        }
         reply = { kind: 'init', taskId: req.taskId };
         break;
       }
       case 'backup-files':
-        ({ reply, transfer } = backupFiles(req));
+        reply = backupFiles(req);
         break;
       case 'flush': {
         const p = state?.packs?.finish();

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { promises as fsp, type BigIntStats } from 'node:fs';
+import { lstatSync, promises as fsp, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { compileExcludes, type ExcludeMatcher } from '../../shared/glob.js';
@@ -13,7 +13,7 @@ import { CHUNK_MIN_SIZE } from '../../shared/chunker/index.js';
 import { sealBlob, type CompressionMode } from '../../workers/engine/blob.js';
 import { KnownBlobSet } from '../../workers/engine/known-set.js';
 import { PackWriter, DEFAULT_PACK_SIZE } from '../../workers/engine/pack-writer.js';
-import { packBufferSize } from '../../workers/engine/pack-builder.js';
+import { PackBufferExchange } from '../../workers/engine/pack-buffers.js';
 import type { BackupFilesReply, WirePack } from '../../workers/engine-messages.js';
 import { OperationCancelledError } from './errors.js';
 import { Limiter } from './limiter.js';
@@ -71,7 +71,8 @@ interface FileEntry {
   kind: 'file';
   name: string;
   path: string;
-  stat: BigIntStats;
+  /** Size when scanned. */
+  size: number;
   node: TreeNode;
   parentNode?: TreeNode;
   failed?: boolean;
@@ -88,8 +89,12 @@ interface DirEntry {
   kind: 'dir';
   name: string;
   path: string;
-  /** Undefined only for the virtual root. */
-  stat?: BigIntStats;
+  /** The folder's own node (its subtree is set when saved); undefined only for the virtual root. */
+  node?: TreeNode;
+  /** Device of the folder: a child on another device is a mount point. */
+  dev?: number;
+  /** Scanned with synchronous calls (a local file system), or asynchronous ones. */
+  sync?: boolean;
   children: Map<string, Entry>;
   parentNode?: TreeNode;
   /** The folder holding this one (undefined for the virtual root). */
@@ -104,6 +109,11 @@ type Entry = FileEntry | OtherEntry | DirEntry;
 const PROGRESS_INTERVAL_MS = 200;
 const BATCH_BYTES = 4 * 1024 * 1024;
 const BATCH_FILES = 256;
+/**
+ * Pack buffers each worker may have at once (the one it fills, the ones being
+ * stored): this bounds a backup's pack memory to workers × 3 × (pack size + 1 MiB).
+ */
+const PACK_BUFFERS_PER_WORKER = 3;
 
 /**
  * Backs up `paths` into `repo` and writes a snapshot. The main thread walks
@@ -133,11 +143,16 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
   let bytesRead = 0;
   const lock = await RepositoryLock.acquire(repo, { exclusive: false, waitMs: opts.lockWaitMs ?? 0, ...(opts.signal ? { signal: opts.signal } : {}) });
   let pool: EngineWorkerPool | undefined;
+  let exchange: PackBufferExchange | undefined;
+  let orphansIndexed: Promise<void> | undefined;
   try {
     await repo.loadIndex();
-    // Resume: packs an interrupted backup uploaded but never indexed are indexed now and reused.
-    const orphans = await repo.findUnindexedPacks();
-    if (orphans.length > 0) await repo.saveIndex(orphans);
+    // Resume: packs an interrupted backup uploaded but never indexed are indexed and reused. Listing the
+    // packs runs while the sources are scanned; it is awaited before any blob is claimed.
+    orphansIndexed = repo.findUnindexedPacks().then(async (orphans) => {
+      if (orphans.length > 0) await repo.saveIndex(orphans);
+    });
+    orphansIndexed.catch(() => {}); // awaited below
 
     const errors: BackupError[] = [];
     let parent: Snapshot | undefined;
@@ -160,9 +175,11 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     await walker.addSources(root, sources, parent?.tree);
     checkAborted(opts.signal);
 
+    await orphansIndexed;
+
     const toRead = walker.files.filter((f) => !walker.unchanged.has(f));
     let maxNewBlobs = 0;
-    for (const f of toRead) maxNewBlobs += Math.ceil(Number(f.stat.size) / CHUNK_MIN_SIZE) + 2;
+    for (const f of toRead) maxNewBlobs += Math.ceil(f.size / CHUNK_MIN_SIZE) + 2;
 
     // Packs reach the index in batches while the backup runs, so an interrupted run leaves indexed packs behind.
     let unindexed: PendingPack[] = [];
@@ -172,17 +189,23 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
       unindexed = [];
       if (batch.length > 0) indexing = indexing.then(() => repo.saveIndex(batch).then(() => {}));
     };
-    // Buffers of stored data packs go back to the workers for their next packs.
-    const bufferSize = packBufferSize(packSize);
-    const spares: ArrayBuffer[] = [];
+    // Buffers of stored data packs go back to the worker that built them, for its next packs.
+    const owners = new Map<ArrayBuffer, number>();
     const uploader = new PackUploader(repo.target, uploadConnections, (p) => {
       unindexed.push({ id: p.id, bytes: new Uint8Array(0), blobs: p.blobs });
       if (unindexed.length >= 64) indexBatch();
-      const buf = p.bytes.buffer;
-      if (buf instanceof ArrayBuffer && buf.byteLength === bufferSize && spares.length < workers) spares.push(buf);
+      const buf = p.bytes.buffer as ArrayBuffer;
+      const owner = owners.get(buf);
+      if (owner !== undefined) {
+        owners.delete(buf);
+        exchange?.giveBack(owner, buf);
+      }
     });
     const enqueuePacks = (packs: WirePack[]) => {
-      for (const p of packs) uploader.enqueue({ id: p.id, bytes: new Uint8Array(p.bytes, 0, p.length), blobs: p.blobs });
+      for (const p of packs) {
+        if (p.owner !== undefined) owners.set(p.bytes, p.owner);
+        uploader.enqueue({ id: p.id, bytes: new Uint8Array(p.bytes, 0, p.length), blobs: p.blobs });
+      }
     };
 
     // Trees are saved bottom-up as soon as everything below a folder is known, mostly while workers still read.
@@ -202,17 +225,20 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
         pool ??= EngineWorkerPool.spawn(workers);
         const known = KnownBlobSet.create(repo.index.data.size + maxNewBlobs);
         for (const id of repo.index.data.keys()) known.claim(hexToBytes(id));
-        await pool.init({
-          key: repo.wireKey(),
-          polynomial: repo.config.chunker_polynomial,
-          knownSet: known.buffers,
-          packSize,
-          compression: opts.compression ?? 'auto',
+        exchange = new PackBufferExchange(pool.size, PACK_BUFFERS_PER_WORKER);
+        const ex = exchange;
+        await pool.init((i) => {
+          const packBuffers = ex.wireFor(i);
+          return {
+            init: { key: repo.wireKey(), polynomial: repo.config.chunker_polynomial, knownSet: known.buffers, packSize, compression: opts.compression ?? 'auto', packBuffers },
+            transfer: [packBuffers.port],
+          };
         });
         pool.onProgress = (m) => {
           bytesRead += m.bytes;
           progress.addBytes(m.bytes, m.path);
         };
+        pool.onPacks = (m) => enqueuePacks(m.packs);
         const workerPool = pool;
         const inflight = new Set<Promise<void>>();
         const maxInflight = workerPool.size * 2;
@@ -221,7 +247,6 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
         const handle = (reply: BackupFilesReply, batch: FileEntry[]) => {
           progress.added(reply.bytesAdded, reply.bytesStored);
           dataBlobs += reply.blobsAdded;
-          enqueuePacks(reply.packs);
           for (const r of reply.files) {
             const entry = batch[r.index]!;
             if (r.error !== undefined || !r.content) {
@@ -240,9 +265,8 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
           checkAborted(opts.signal);
           while (inflight.size >= maxInflight) await Promise.race(inflight);
           await uploader.waitForRoom(maxBacklog);
-          const spare = spares.splice(0, 2);
           const p = workerPool
-            .run({ kind: 'backup-files', files: batch.map((f, index) => ({ index, path: f.path })), spare }, spare)
+            .run({ kind: 'backup-files', files: batch.map((f, index) => ({ index, path: f.path })) })
             .then((reply) => handle(reply, batch));
           inflight.add(p);
           void p.finally(() => inflight.delete(p)).catch(() => {});
@@ -251,7 +275,8 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
         for (const r of await workerPool.broadcast({ kind: 'flush' })) enqueuePacks(r.packs);
       }
     } catch (e) {
-      // Keep what reached the target usable: finish uploads in flight and index them.
+      // Workers waiting for a pack buffer stop; keep what reached the target usable: finish uploads in flight and index them.
+      exchange?.abort();
       await uploader.drain().catch(() => {});
       indexBatch();
       await indexing.catch(() => {});
@@ -260,6 +285,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     // The workers are done; free their memory before the last uploads.
     const closing = pool?.close();
     pool = undefined;
+    exchange?.close();
 
     progress.setPhase('finishing');
     const rootTree = root.subtree;
@@ -303,7 +329,10 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     if (parent) result.parent = parent.id;
     return result;
   } finally {
+    exchange?.close();
     await pool?.close();
+    // Nothing may be written once the lock is gone.
+    await orphansIndexed?.catch(() => {});
     await lock.release();
   }
 }
@@ -318,14 +347,14 @@ function checkAborted(signal: AbortSignal | undefined): void {
  * one big file while the others have nothing more to do.
  */
 function* batches(files: FileEntry[]): Generator<FileEntry[]> {
-  const large = files.filter((f) => Number(f.stat.size) >= BATCH_BYTES).sort((a, b) => Number(b.stat.size) - Number(a.stat.size));
+  const large = files.filter((f) => f.size >= BATCH_BYTES).sort((a, b) => b.size - a.size);
   for (const f of large) yield [f];
   let batch: FileEntry[] = [];
   let bytes = 0;
   for (const f of files) {
-    if (Number(f.stat.size) >= BATCH_BYTES) continue;
+    if (f.size >= BATCH_BYTES) continue;
     batch.push(f);
-    bytes += Number(f.stat.size);
+    bytes += f.size;
     if (bytes >= BATCH_BYTES || batch.length >= BATCH_FILES) {
       yield batch;
       batch = [];
@@ -433,7 +462,47 @@ function nodeFromStat(name: string, st: BigIntStats): TreeNode {
   return node;
 }
 
-/** Walks the sources into an in-memory tree, matching each entry with its node in the parent snapshot. */
+/** File systems scanned with synchronous calls: local ones, where a call takes microseconds. */
+const LOCAL_FS_TYPES = new Set([
+  'ext2', 'ext3', 'ext4', 'xfs', 'btrfs', 'bcachefs', 'zfs', 'f2fs', 'jfs', 'reiserfs', 'nilfs2', 'tmpfs', 'ramfs',
+  'vfat', 'exfat', 'ntfs', 'ntfs3', 'hfsplus', 'overlay', 'squashfs', 'erofs', 'iso9660', 'udf',
+]);
+
+/**
+ * Mount points and their file-system types (Linux, from /proc/self/mountinfo),
+ * or undefined where that is not available: then every path counts as remote.
+ */
+async function readMounts(): Promise<Map<string, string> | undefined> {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    const text = await fsp.readFile('/proc/self/mountinfo', 'utf8');
+    const mounts = new Map<string, string>();
+    const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+    for (const line of text.split('\n')) {
+      const [left, right] = line.split(' - ');
+      if (!left || !right) continue;
+      const mountPoint = left.split(' ')[4];
+      const type = right.split(' ')[0];
+      if (mountPoint && type) mounts.set(unescape(mountPoint), type);
+    }
+    return mounts;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Yield to the event loop this often during a synchronous scan, so timers and I/O callbacks keep running. */
+const SYNC_SLICE = 1024;
+
+/**
+ * Walks the sources into an in-memory tree, matching each entry with its node
+ * in the parent snapshot. On local file systems entries are read with
+ * synchronous calls (several times cheaper than a thread-pool round trip
+ * each), in slices between which the event loop runs; on network or unknown
+ * file systems, and below any mount point of one, with asynchronous calls
+ * (a hung mount never blocks the process). Parent trees load asynchronously
+ * ahead of the scan.
+ */
 class Walker {
   readonly files: FileEntry[] = [];
   /** Every folder entry, the virtual root included. */
@@ -441,6 +510,9 @@ class Walker {
   readonly filePaths = new Set<string>();
   readonly unchanged = new Set<FileEntry>();
   private readonly io = new Limiter(64);
+  private readonly treeLoads = new Limiter(16);
+  private mounts: Map<string, string> | undefined;
+  private sinceYield = 0;
 
   constructor(
     private readonly repo: Repository,
@@ -460,8 +532,19 @@ class Walker {
     this.dirs.push(d);
   }
 
+  /** Whether `p` (a folder) is on a local file system, judged by the mount it is on. */
+  private isLocal(p: string): boolean {
+    if (!this.mounts) return false;
+    for (let dir = p; ; dir = path.dirname(dir)) {
+      const type = this.mounts.get(dir);
+      if (type !== undefined) return LOCAL_FS_TYPES.has(type);
+      if (dir === path.dirname(dir)) return false;
+    }
+  }
+
   async addSources(root: DirEntry, sources: string[], parentTree: Id | undefined): Promise<void> {
     this.dirs.push(root);
+    this.mounts = await readMounts();
     const rootParent = parentTree ? await this.parentChildren(parentTree) : undefined;
     for (const src of sources) {
       const parts = src.split(path.sep).filter(Boolean);
@@ -470,6 +553,7 @@ class Walker {
       let cur = '/';
       if (parts.length === 0) {
         // Backing up "/" itself: the root is the source.
+        root.sync = this.isLocal('/');
         await this.walkDir(root, rootParent);
         continue;
       }
@@ -480,69 +564,91 @@ class Walker {
         const pnode = parentKids?.get(name);
         if (!next || next.kind !== 'dir') {
           const st = await fsp.lstat(cur, { bigint: true });
-          next = { kind: 'dir', name, path: cur, stat: st, children: new Map(), pending: 0, ...(pnode ? { parentNode: pnode } : {}) };
+          next = { kind: 'dir', name, path: cur, node: nodeFromStat(name, st), dev: Number(st.dev), children: new Map(), pending: 0, ...(pnode ? { parentNode: pnode } : {}) };
           this.addDir(dir, next);
         }
         dir = next;
         parentKids = pnode?.subtree ? await this.parentChildren(pnode.subtree) : undefined;
       }
       const name = parts[parts.length - 1]!;
-      await this.addEntry(dir, name, src, parentKids?.get(name));
+      dir.sync = this.isLocal(src);
+      const d = await this.addEntry(dir, name, src, parentKids?.get(name));
+      if (d) await this.walkDir(d.dir, await d.kids);
     }
   }
 
-  private async parentChildren(treeId: Id): Promise<Map<string, TreeNode> | undefined> {
-    try {
-      const t = await this.repo.loadTree(treeId);
-      return new Map(t.nodes.map((n) => [n.name, n]));
-    } catch {
-      // An unreadable parent tree only costs re-reading; it is not an error of this backup.
-      return undefined;
-    }
+  private parentChildren(treeId: Id): Promise<Map<string, TreeNode> | undefined> {
+    return this.treeLoads.run(async () => {
+      try {
+        const t = await this.repo.loadTree(treeId);
+        return new Map(t.nodes.map((n) => [n.name, n]));
+      } catch {
+        // An unreadable parent tree only costs re-reading; it is not an error of this backup.
+        return undefined;
+      }
+    });
   }
 
-  private async addEntry(dir: DirEntry, name: string, full: string, parentNode: TreeNode | undefined): Promise<void> {
-    if (this.excludes(full)) return;
+  /**
+   * Stats one entry and adds it to `dir`. For a folder, returns it with its
+   * parent-snapshot children loading (the caller walks it).
+   */
+  private async addEntry(
+    dir: DirEntry,
+    name: string,
+    full: string,
+    parentNode: TreeNode | undefined,
+  ): Promise<{ dir: DirEntry; kids: Promise<Map<string, TreeNode> | undefined> | undefined } | undefined> {
+    if (this.excludes(full)) return undefined;
+    // The mount point of a network file system is never touched synchronously (its server may hang).
+    const mountType = this.mounts?.get(full);
+    const sync = dir.sync === true && (mountType === undefined || LOCAL_FS_TYPES.has(mountType));
     let st: BigIntStats;
     try {
-      st = await this.io.run(() => fsp.lstat(full, { bigint: true }));
+      st = sync ? lstatSync(full, { bigint: true }) : await this.io.run(() => fsp.lstat(full, { bigint: true }));
     } catch (e) {
       this.errors.push({ path: full, message: (e as Error).message });
       this.progress.error();
-      return;
+      return undefined;
     }
     const node = nodeFromStat(name, st);
     if (st.isDirectory()) {
-      const d: DirEntry = { kind: 'dir', name, path: full, stat: st, children: new Map(), pending: 0, ...(parentNode ? { parentNode } : {}) };
+      const dev = Number(st.dev);
+      // Another device (a mount point, a subvolume): its own file system decides how it is scanned.
+      const subSync = dev === dir.dev ? sync : this.isLocal(full);
+      const d: DirEntry = { kind: 'dir', name, path: full, node, dev, sync: subSync, children: new Map(), pending: 0, ...(parentNode ? { parentNode } : {}) };
       this.addDir(dir, d);
-      await this.walkDir(d, parentNode?.type === 'dir' && parentNode.subtree ? await this.parentChildren(parentNode.subtree) : undefined);
-    } else if (st.isFile()) {
-      if (this.includes && !this.includes(full)) return;
-      const f: FileEntry = { kind: 'file', name, path: full, stat: st, node, dir, ...(parentNode ? { parentNode } : {}) };
+      return { dir: d, kids: parentNode?.type === 'dir' && parentNode.subtree ? this.parentChildren(parentNode.subtree) : undefined };
+    }
+    if (st.isFile()) {
+      if (this.includes && !this.includes(full)) return undefined;
+      const size = Number(st.size);
+      const f: FileEntry = { kind: 'file', name, path: full, size, node, dir, ...(parentNode ? { parentNode } : {}) };
       dir.children.set(name, f);
       this.files.push(f);
       this.filePaths.add(full);
-      this.progress.total(1, Number(st.size));
+      this.progress.total(1, size);
       if (!this.full && parentNode && this.isUnchanged(parentNode, st)) {
         node.content = parentNode.content;
         this.unchanged.add(f);
-        this.progress.addBytes(Number(st.size));
+        this.progress.addBytes(size);
         this.progress.fileDone();
       } else {
         this.onFileToRead();
       }
-    } else {
-      if (st.isSymbolicLink()) {
-        try {
-          node.linktarget = await this.io.run(() => fsp.readlink(full));
-        } catch (e) {
-          this.errors.push({ path: full, message: (e as Error).message });
-          this.progress.error();
-          return;
-        }
-      }
-      dir.children.set(name, { kind: 'other', name, path: full, node });
+      return undefined;
     }
+    if (st.isSymbolicLink()) {
+      try {
+        node.linktarget = sync ? readlinkSync(full) : await this.io.run(() => fsp.readlink(full));
+      } catch (e) {
+        this.errors.push({ path: full, message: (e as Error).message });
+        this.progress.error();
+        return undefined;
+      }
+    }
+    dir.children.set(name, { kind: 'other', name, path: full, node });
+    return undefined;
   }
 
   private isUnchanged(p: TreeNode, st: BigIntStats): boolean {
@@ -560,14 +666,35 @@ class Walker {
   private async walkDir(dir: DirEntry, parentKids: Map<string, TreeNode> | undefined): Promise<void> {
     let names: string[];
     try {
-      names = await this.io.run(() => fsp.readdir(dir.path));
+      names = dir.sync ? readdirSync(dir.path) : await this.io.run(() => fsp.readdir(dir.path));
     } catch (e) {
       this.errors.push({ path: dir.path, message: (e as Error).message });
       this.progress.error();
       return;
     }
-    // All entries at once; the limiter bounds the file-system calls in flight.
-    await Promise.all(names.map((name) => this.addEntry(dir, name, path.join(dir.path, name), parentKids?.get(name))));
+    const base = dir.path.endsWith(path.sep) ? dir.path : dir.path + path.sep;
+    let subdirs: { dir: DirEntry; kids: Promise<Map<string, TreeNode> | undefined> | undefined }[];
+    if (dir.sync) {
+      subdirs = [];
+      for (const name of names) {
+        const d = await this.addEntry(dir, name, base + name, parentKids?.get(name));
+        if (d) subdirs.push(d);
+        if (++this.sinceYield >= SYNC_SLICE) {
+          this.sinceYield = 0;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
+      }
+    } else {
+      // All entries at once; the limiter bounds the file-system calls in flight.
+      const added = await Promise.all(names.map((name) => this.addEntry(dir, name, base + name, parentKids?.get(name))));
+      subdirs = added.filter((d) => d !== undefined);
+    }
+    if (dir.sync) {
+      // Depth first; the parent trees of all subfolders load meanwhile.
+      for (const d of subdirs) await this.walkDir(d.dir, await d.kids);
+    } else {
+      await Promise.all(subdirs.map(async (d) => this.walkDir(d.dir, await d.kids)));
+    }
   }
 }
 
@@ -629,7 +756,7 @@ function settleDir(dir: DirEntry, trees: TreeSaver, counts: Counts, unchanged: S
       } else {
         const subtree = e.subtree;
         if (!subtree) throw new Error(`internal error: tree of ${e.path} saved before its subfolder's`);
-        const node = nodeFromStat(e.name, e.stat!);
+        const node = e.node!;
         node.subtree = subtree;
         if (!e.parentNode) counts.dirs_new++;
         else if (e.parentNode.subtree === subtree) counts.dirs_unmodified++;

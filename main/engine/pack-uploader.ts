@@ -14,6 +14,8 @@ export interface PendingPack {
  * uploads. Callers check `backlogBytes`/`waitForRoom` so that reading never
  * runs far ahead of the network (memory stays bounded). The first failed
  * upload stops the uploader; `drain` then rejects with that error.
+ * `onUploaded` runs once a pack is stored and may take its buffer over
+ * (e.g. transfer it back to the worker that built it).
  */
 export class PackUploader {
   private queue: PendingPack[] = [];
@@ -65,15 +67,17 @@ export class PackUploader {
   }
 
   private async upload(pack: PendingPack): Promise<void> {
+    // Measured now: `onUploaded` may hand the buffer on (transfer it), which empties `pack.bytes`.
+    const size = pack.bytes.length;
     try {
       await this.target.save({ type: 'data', name: pack.id }, pack.bytes);
-      this.uploadedBytes += pack.bytes.length;
+      this.uploadedBytes += size;
       await this.onUploaded(pack);
     } catch (e) {
       this.error ??= new Error(`uploading pack ${pack.id.slice(0, 12)} to ${this.target.location} failed: ${(e as Error).message}`);
     } finally {
       this.active--;
-      this.backlogBytes -= pack.bytes.length;
+      this.backlogBytes -= size;
       this.pump();
       this.wake();
     }

@@ -1,9 +1,9 @@
-import { Worker } from 'node:worker_threads';
+import { Worker, type TransferListItem } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
 import os from 'node:os';
-import type { EngineMessage, EngineRequest, InitRequest, ProgressMessage, ReplyFor } from '../../workers/engine-messages.js';
+import type { EngineMessage, EngineRequest, InitRequest, PacksMessage, ProgressMessage, ReplyFor } from '../../workers/engine-messages.js';
 
 type RequestOf<K extends keyof ReplyFor> = Extract<EngineRequest, { kind: K }>;
 type Pending = { resolve: (r: unknown) => void; reject: (e: Error) => void; occupiesWorker?: boolean };
@@ -50,6 +50,8 @@ export class EngineWorkerPool {
   private nextTaskId = 1;
   private broken: Error | undefined;
   onProgress: (p: ProgressMessage) => void = () => {};
+  /** Packs a worker sends while a backup task runs (before that task's reply). */
+  onPacks: (p: PacksMessage) => void = () => {};
 
   private constructor() {}
 
@@ -91,9 +93,27 @@ export class EngineWorkerPool {
     return pool;
   }
 
-  /** Sends the key and operation settings to every worker. */
-  async init(init: Omit<InitRequest, 'kind' | 'taskId'>): Promise<void> {
-    await this.broadcast({ kind: 'init', ...init });
+  /**
+   * Sends the key and operation settings to every worker; a function gives
+   * each worker its own (by index), with what to transfer along.
+   */
+  async init(init: Omit<InitRequest, 'kind' | 'taskId'> | ((index: number) => { init: Omit<InitRequest, 'kind' | 'taskId'>; transfer?: TransferListItem[] })): Promise<void> {
+    if (typeof init !== 'function') {
+      await this.broadcast({ kind: 'init', ...init });
+      return;
+    }
+    if (this.broken) throw this.broken;
+    await Promise.all(
+      this.slots.map(
+        (slot, i) =>
+          new Promise<unknown>((resolve, reject) => {
+            const own = init(i);
+            const taskId = this.nextTaskId++;
+            slot.pending.set(taskId, { resolve, reject });
+            slot.worker.postMessage({ kind: 'init', ...own.init, taskId }, own.transfer ?? []);
+          }),
+      ),
+    );
   }
 
   get size(): number {
@@ -143,6 +163,10 @@ export class EngineWorkerPool {
   private onMessage(slot: Slot, m: EngineMessage): void {
     if (m.kind === 'progress') {
       this.onProgress(m);
+      return;
+    }
+    if (m.kind === 'packs') {
+      this.onPacks(m);
       return;
     }
     const p = slot.pending.get(m.taskId);

@@ -83,6 +83,40 @@ describe('backup with small packs (many packs, buffers reused)', () => {
   });
 });
 
+describe('backup to a slow target', () => {
+  it('waits for stored packs to hand their buffers back, and finishes with everything stored', async () => {
+    const dir = path.join(s.dir, 'slow');
+    await Repository.init(new LocalTarget(dir), PASSWORD);
+    const local = new LocalTarget(dir);
+    let saves = 0;
+    let inFlight = 0;
+    let maxInFlight = 0;
+    // Every save takes a while: reading outpaces storing, so workers run out of pack buffers and wait.
+    const slow = Object.assign(Object.create(local) as LocalTarget, {
+      save: async (h: Parameters<LocalTarget['save']>[0], data: Uint8Array) => {
+        if (h.type !== 'data') return local.save(h, data);
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        await new Promise((r) => setTimeout(r, 15));
+        await local.save(h, data);
+        inFlight--;
+        saves++;
+      },
+    });
+    // More tasks than may be in flight, each filling several packs.
+    const many = path.join(s.dir, 'many-tasks');
+    mkdirSync(many);
+    for (let i = 0; i < 48; i++) writeFileSync(path.join(many, `f${i}.bin`), pseudoRandom(`many ${i}`, 512 * 1024));
+    const repo = await Repository.open(slow, PASSWORD);
+    const res = await backup(repo, { paths: [src, many], workers: 2, packSize: 64 * 1024, uploadConnections: 1 });
+    expect(res.errors).toEqual([]);
+    expect(saves).toBeGreaterThan(48);
+    expect(maxInFlight).toBe(1);
+    const c = await check(await Repository.open(new LocalTarget(dir), PASSWORD), { readData: true, workers: 2 });
+    expect(c.errors).toEqual([]);
+  });
+});
+
 describe('restore into a folder with things in the way', () => {
   it('replaces symlinks and folders where files go, never writing through them', async () => {
     const repo = await freshRepo('in-the-way');

@@ -41,8 +41,9 @@ function zstdLevel(mode: CompressionMode): number {
  * pack (`sealInto`), and the pack's SHA-256 is updated while those bytes are
  * still in cache. Finishing appends the encrypted header and its length in
  * place; the buffer then travels as is (transferred, not copied), and can be
- * handed back with `recycle` once the pack is stored, so a long backup keeps
- * touching the same memory instead of faulting in fresh pages per blob.
+ * handed back (`recycle`, or through a `supply` such as `PackBufferSupply`)
+ * once the pack is stored, so a long backup keeps touching the same memory
+ * instead of faulting in fresh pages for every pack.
  *
  * Packs finish as soon as they reach `targetSize`, or earlier when the next
  * blob (with the header) would not fit in the buffer. A blob larger than a
@@ -65,6 +66,11 @@ export class PackBuilder {
     readonly compression: CompressionMode = 'auto',
     /** How many recycled buffers to keep at most; more are dropped (left to the GC). */
     private readonly maxFree = 2,
+    /**
+     * Where pack buffers (of `bufferSize` bytes) come from instead of the
+     * recycled ones: e.g. a `PackBufferSupply` with a fixed budget.
+     */
+    private readonly supply?: () => ArrayBuffer,
   ) {
     if (!Number.isInteger(targetSize) || targetSize < 1) throw new RangeError(`pack size: must be a positive integer, got ${targetSize}`);
     this.bufferSize = packBufferSize(targetSize);
@@ -116,7 +122,7 @@ export class PackBuilder {
     }
     if (!this.buf) {
       const need = stored + this.headerBound(1);
-      this.buf = need <= this.bufferSize ? new Uint8Array(this.free.pop() ?? new ArrayBuffer(this.bufferSize)) : new Uint8Array(need);
+      this.buf = need <= this.bufferSize ? new Uint8Array(this.takeBuffer()) : new Uint8Array(need);
     }
     const buf = this.buf;
     sealInto(this.key, payload, buf, this.used);
@@ -145,6 +151,11 @@ export class PackBuilder {
     this.blobs = [];
     this.hash = createHash('sha256');
     return pack;
+  }
+
+  private takeBuffer(): ArrayBuffer {
+    if (this.supply) return this.supply();
+    return this.free.pop() ?? new ArrayBuffer(this.bufferSize);
   }
 
   private headerBound(blobs: number): number {
