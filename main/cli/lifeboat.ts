@@ -13,6 +13,7 @@ import { listLocks, removeLocks } from '../engine/lock.js';
 import { Repository, PROGRAM_VERSION } from '../engine/repository.js';
 import { restore } from '../engine/restore.js';
 import { walkTree } from '../engine/snapshot-walk.js';
+import { defaultWorkerCount, EngineWorkerPool } from '../engine/worker-pool.js';
 import { cliTarget, closeCliRepositories, openCliRepository, type RepositoryFlags } from './repository.js';
 import { ProgressBar } from './progress-bar.js';
 import { registerCalendarCommand } from './commands/calendar.js';
@@ -219,6 +220,8 @@ export function buildProgram(): Command {
     .option('--host <host>', 'for "latest": only snapshots of this host')
     .action(async (ref: string, o: Record<string, unknown>, cmd: Command) => {
       const g = globals(cmd);
+      // A restore always needs its workers: they load their code while the key is derived.
+      EngineWorkerPool.prewarm(workersOf(g) ?? defaultWorkerCount());
       const repo = await openRepo(g);
       const snap = await repo.findSnapshot(ref, o.host ? (s) => s.hostname === o.host : undefined);
       const { bar, onProgress } = progressFor(g);

@@ -146,7 +146,15 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
   let exchange: PackBufferExchange | undefined;
   let orphansIndexed: Promise<void> | undefined;
   try {
-    await repo.loadIndex();
+    // The index (under the lock, so never one a prune is rewriting) and the parent snapshot load together.
+    const findParent = async (): Promise<Snapshot | undefined> => {
+      if (opts.parent) return repo.findSnapshot(opts.parent);
+      if (opts.parent === null) return undefined;
+      const key = JSON.stringify(sources);
+      const all = await repo.listSnapshots(() => {});
+      return all.filter((s) => s.hostname === hostname && JSON.stringify([...s.paths].sort()) === key).pop();
+    };
+    const [, parent] = await Promise.all([repo.loadIndex(), findParent()]);
     // Resume: packs an interrupted backup uploaded but never indexed are indexed and reused. Listing the
     // packs runs while the sources are scanned; it is awaited before any blob is claimed.
     orphansIndexed = repo.findUnindexedPacks().then(async (orphans) => {
@@ -155,13 +163,6 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     orphansIndexed.catch(() => {}); // awaited below
 
     const errors: BackupError[] = [];
-    let parent: Snapshot | undefined;
-    if (opts.parent) parent = await repo.findSnapshot(opts.parent);
-    else if (opts.parent === undefined) {
-      const key = JSON.stringify(sources);
-      const all = await repo.listSnapshots(() => {});
-      parent = all.filter((s) => s.hostname === hostname && JSON.stringify([...s.paths].sort()) === key).pop();
-    }
 
     const packSize = opts.packSize ?? DEFAULT_PACK_SIZE;
     const workers = opts.workers ?? defaultWorkerCount();

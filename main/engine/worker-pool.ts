@@ -32,6 +32,14 @@ function workerSpec(): { entry: string | URL; eval: boolean } {
   return { entry: file, eval: false };
 }
 
+/** Workers started ahead of need (`EngineWorkerPool.prewarm`), taken by the next `spawn`. */
+interface WarmWorker {
+  worker: Worker;
+  failed: boolean;
+}
+const warm: WarmWorker[] = [];
+let warmTimer: NodeJS.Timeout | undefined;
+
 /** Number of engine workers to use by default: one per core. */
 export function defaultWorkerCount(): number {
   return Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
@@ -81,7 +89,7 @@ export class EngineWorkerPool {
     const pool = new EngineWorkerPool();
     const spec = workerSpec();
     for (let i = 0; i < count; i++) {
-      const worker = new Worker(spec.entry, { eval: spec.eval });
+      const worker = EngineWorkerPool.takeWarm() ?? new Worker(spec.entry, { eval: spec.eval });
       const slot: Slot = { worker, busy: false, pending: new Map() };
       worker.on('message', (m: EngineMessage) => pool.onMessage(slot, m));
       worker.on('error', (e) => pool.fail(e));
@@ -91,6 +99,47 @@ export class EngineWorkerPool {
       pool.slots.push(slot);
     }
     return pool;
+  }
+
+  /**
+   * Starts up to `count` workers now, for a pool that will be needed soon
+   * (e.g. while the repository key is derived, which keeps one core busy):
+   * the next `spawn` takes them instead of starting its own. Unused ones
+   * neither keep the process alive nor outlive `idleMs`.
+   */
+  static prewarm(count = defaultWorkerCount(), idleMs = 30_000): void {
+    const spec = workerSpec();
+    while (warm.length < count) {
+      const w: WarmWorker = { worker: new Worker(spec.entry, { eval: spec.eval }), failed: false };
+      w.worker.unref();
+      w.worker.on('error', () => (w.failed = true));
+      w.worker.on('exit', () => (w.failed = true));
+      warm.push(w);
+    }
+    clearTimeout(warmTimer);
+    warmTimer = setTimeout(() => {
+      for (const w of warm.splice(0)) void w.worker.terminate();
+    }, idleMs);
+    warmTimer.unref();
+  }
+
+  /** How many prewarmed workers wait to be taken. */
+  static get warmCount(): number {
+    return warm.length;
+  }
+
+  /** A prewarmed worker in working order, if any. */
+  private static takeWarm(): Worker | undefined {
+    for (let w = warm.shift(); w; w = warm.shift()) {
+      w.worker.removeAllListeners();
+      if (w.failed) {
+        void w.worker.terminate();
+        continue;
+      }
+      w.worker.ref();
+      return w.worker;
+    }
+    return undefined;
   }
 
   /**

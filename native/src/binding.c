@@ -4,6 +4,9 @@
  *   poly1305(key: Uint8Array(32), msg: Uint8Array): Buffer(16)
  *   poly1305Verify(key: Uint8Array(32), msg: Uint8Array, tag: Uint8Array(16)): boolean
  *   poly1305Impl: string   ("64x64" or "26x5")
+ *   scryptRomix(block: Uint8Array(128*r), N: number, r: number): Promise<void>
+ *       one scrypt lane, in place, on the libuv thread pool (the block is held
+ *       until the promise settles; do not touch it meanwhile)
  *
  * Arguments may be any Uint8Array (Buffers included), also views into larger
  * ArrayBuffers: napi_get_typedarray_info already accounts for byteOffset.
@@ -14,9 +17,11 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "poly1305.h"
+#include "scrypt.h"
 
 #define LB_CALL(env, call)                                                       \
   do {                                                                           \
@@ -116,9 +121,91 @@ static napi_value lb_js_poly1305_verify(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* One ROMix lane in flight: the block stays referenced until completion. */
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  napi_ref block_ref;
+  uint8_t *block;
+  uint64_t n;
+  uint32_t r;
+  int status;
+} lb_romix_job;
+
+static void lb_romix_execute(napi_env env, void *data) {
+  lb_romix_job *job = (lb_romix_job *)data;
+  (void)env;
+  job->status = lb_scrypt_romix(job->block, job->n, job->r);
+}
+
+static void lb_romix_complete(napi_env env, napi_status status, void *data) {
+  lb_romix_job *job = (lb_romix_job *)data;
+  napi_value result;
+  if (status == napi_ok && job->status == 0) {
+    napi_get_undefined(env, &result);
+    napi_resolve_deferred(env, job->deferred, result);
+  } else {
+    napi_value msg;
+    napi_create_string_utf8(env, status == napi_ok ? "scrypt: cannot allocate the lane's memory" : "scrypt: lane cancelled",
+                            NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &result);
+    napi_reject_deferred(env, job->deferred, result);
+  }
+  napi_delete_reference(env, job->block_ref);
+  napi_delete_async_work(env, job->work);
+  free(job);
+}
+
+static napi_value lb_js_scrypt_romix(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  const uint8_t *block;
+  size_t block_len;
+  double n, r;
+  napi_value promise, name;
+  lb_romix_job *job;
+
+  LB_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "scryptRomix(block, N, r) needs 3 arguments");
+    return NULL;
+  }
+  if (!lb_get_bytes(env, argv[0], "block", -1, &block, &block_len)) return NULL;
+  if (napi_get_value_double(env, argv[1], &n) != napi_ok || napi_get_value_double(env, argv[2], &r) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "N and r must be numbers");
+    return NULL;
+  }
+  if (!(r >= 1 && r < 1073741824.0) || r != (double)(uint32_t)r || block_len != (size_t)128 * (uint32_t)r) {
+    napi_throw_range_error(env, "ERR_INVALID_ARG_VALUE", "r must be a positive integer and block 128*r bytes long");
+    return NULL;
+  }
+  if (!(n >= 2 && n <= 4294967296.0) || n != (double)(uint64_t)n || ((uint64_t)n & ((uint64_t)n - 1)) != 0) {
+    napi_throw_range_error(env, "ERR_INVALID_ARG_VALUE", "N must be a power of two from 2 to 2^32");
+    return NULL;
+  }
+  job = (lb_romix_job *)calloc(1, sizeof *job);
+  if (!job) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  job->block = (uint8_t *)block;
+  job->n = (uint64_t)n;
+  job->r = (uint32_t)r;
+  if (napi_create_reference(env, argv[0], 1, &job->block_ref) != napi_ok ||
+      napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
+      napi_create_string_utf8(env, "lifeboat:scryptRomix", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, NULL, name, lb_romix_execute, lb_romix_complete, job, &job->work) != napi_ok ||
+      napi_queue_async_work(env, job->work) != napi_ok) {
+    free(job);
+    napi_throw_error(env, NULL, "cannot queue the scrypt lane");
+    return NULL;
+  }
+  return promise;
+}
+
 static napi_value lb_init_module(napi_env env, napi_value exports) {
   napi_value impl;
-  napi_property_descriptor props[3];
+  napi_property_descriptor props[4];
 
   LB_CALL(env, napi_create_string_utf8(env, lb_poly1305_impl(), NAPI_AUTO_LENGTH, &impl));
 
@@ -133,7 +220,11 @@ static napi_value lb_init_module(napi_env env, napi_value exports) {
   props[2].value = impl;
   props[2].attributes = napi_enumerable;
 
-  LB_CALL(env, napi_define_properties(env, exports, 3, props));
+  props[3].utf8name = "scryptRomix";
+  props[3].method = lb_js_scrypt_romix;
+  props[3].attributes = napi_enumerable;
+
+  LB_CALL(env, napi_define_properties(env, exports, 4, props));
   return exports;
 }
 

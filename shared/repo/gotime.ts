@@ -11,26 +11,43 @@ const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))
 export type UnixNanos = bigint;
 
 const NS_PER_MS = 1_000_000n;
+const NS_PER_S = 1_000_000_000n;
 
 /**
  * Formats `ns` as RFC 3339 with nanoseconds like Go's time.Time MarshalJSON,
  * in the zone whose offset east of UTC is `offsetMinutes` (the local zone by default).
  */
-export function formatGoTime(ns: UnixNanos, offsetMinutes = localOffsetMinutes(ns)): string {
-  const shifted = ns + BigInt(offsetMinutes) * 60n * 1_000_000_000n;
-  let ms = shifted / NS_PER_MS;
-  let fracNs = shifted % 1_000_000_000n;
-  if (fracNs < 0n) fracNs += 1_000_000_000n;
-  // floor division for negative values
-  if (shifted < 0n && shifted % NS_PER_MS !== 0n) ms -= 1n;
-  const d = new Date(Number(ms));
-  const pad = (n: number, w = 2) => String(n).padStart(w, '0');
-  let s = `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}T${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
-  if (fracNs !== 0n) s += '.' + fracNs.toString().padStart(9, '0').replace(/0+$/, '');
-  if (offsetMinutes === 0) return s + 'Z';
-  const sign = offsetMinutes < 0 ? '-' : '+';
-  const abs = Math.abs(offsetMinutes);
-  return `${s}${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+export function formatGoTime(ns: UnixNanos, offsetMinutes?: number): string {
+  // Called three times per file node: split into seconds and nanoseconds once, then work with numbers.
+  let secBig = ns / NS_PER_S;
+  let fracBig = ns % NS_PER_S;
+  if (fracBig < 0n) {
+    fracBig += NS_PER_S;
+    secBig -= 1n;
+  }
+  const sec = Number(secBig);
+  const frac = Number(fracBig);
+  const offset = offsetMinutes ?? -new Date(sec * 1000 + Math.floor(frac / 1e6)).getTimezoneOffset();
+  const d = new Date((sec + offset * 60) * 1000);
+  let s = `${pad4(d.getUTCFullYear())}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}T${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}`;
+  if (frac !== 0) {
+    let digits = String(frac).padStart(9, '0');
+    let end = 9;
+    while (digits.charCodeAt(end - 1) === 48 /* '0' */) end--;
+    if (end < 9) digits = digits.slice(0, end);
+    s += '.' + digits;
+  }
+  if (offset === 0) return s + 'Z';
+  const abs = Math.abs(offset);
+  return `${s}${offset < 0 ? '-' : '+'}${pad2(Math.floor(abs / 60))}:${pad2(abs % 60)}`;
+}
+
+function pad2(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
+}
+
+function pad4(n: number): string {
+  return String(n).padStart(4, '0');
 }
 
 /** Parses a Go/RFC 3339 timestamp to nanoseconds; throws naming the text when malformed. */

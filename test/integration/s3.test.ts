@@ -80,9 +80,9 @@ async function removeAll(bucket: string, prefix: string): Promise<void> {
 }
 
 /** Records the SDK commands a target sends (and lets a test fail some). */
-function recordCommands(t: S3Target, inject?: (name: string, input: unknown) => void): string[] {
+async function recordCommands(t: S3Target, inject?: (name: string, input: unknown) => void): Promise<string[]> {
   const names: string[] = [];
-  (t as unknown as { client: S3Client }).client.middlewareStack.add(
+  (await t.sdkClient()).middlewareStack.add(
     (next, context) => async (args) => {
       const name = String((context as { commandName?: string }).commandName);
       names.push(name);
@@ -200,7 +200,7 @@ describe('S3Target against s3rver', () => {
   it('uploads files over 16 MiB in parts, and reads ranges across part boundaries', async () => {
     const prefix = uniquePrefix('multipart');
     const t = makeTarget(prefix);
-    const commands = recordCommands(t);
+    const commands = await recordCommands(t);
     try {
       await t.create();
       const data = randomBytes(20 * 1024 * 1024 + 17);
@@ -226,7 +226,7 @@ describe('S3Target against s3rver', () => {
   it('aborts a multipart upload when a part fails, leaving nothing', async () => {
     const prefix = uniquePrefix('abort');
     const t = makeTarget(prefix);
-    const commands = recordCommands(t, (name, input) => {
+    const commands = await recordCommands(t, (name, input) => {
       if (name === 'UploadPartCommand' && (input as { PartNumber?: number }).PartNumber === 2) throw Object.assign(new Error('injected'), { code: 'ECONNRESET' });
     });
     try {
@@ -256,7 +256,7 @@ describe('S3Target against s3rver', () => {
     // Count requests in flight through the SDK's middleware stack.
     let inFlight = 0;
     let most = 0;
-    (t as unknown as { client: S3Client }).client.middlewareStack.add(
+    (await t.sdkClient()).middlewareStack.add(
       (next) => async (args) => {
         inFlight++;
         most = Math.max(most, inFlight);

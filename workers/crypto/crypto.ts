@@ -20,7 +20,7 @@
  * The Poly1305 core is Lifeboat's native addon (see `native.ts`); AES and
  * scrypt come from node:crypto.
  */
-import { createCipheriv, createHash, randomBytes, scrypt, type Cipher } from 'node:crypto';
+import { createCipheriv, createHash, pbkdf2Sync, randomBytes, scrypt, type Cipher } from 'node:crypto';
 import os from 'node:os';
 import { loadNative, type NativeBinding } from './native.js';
 
@@ -443,6 +443,10 @@ function checkKdfParams(params: KdfParams): void {
 
 function runScrypt(password: string | Uint8Array, salt: Uint8Array, params: KdfParams, length: number): Promise<Buffer> {
   checkKdfParams(params);
+  if (params.p > 1) {
+    const romix = nativeBinding().scryptRomix;
+    if (romix) return scryptParallel(romix, password, salt, params, length);
+  }
   const maxmem = Math.max(32 * 1024 * 1024, scryptMemory(params) + 1024 * 1024);
   return new Promise((resolve, reject) => {
     scrypt(password, salt, length, { N: params.N, r: params.r, p: params.p, maxmem }, (err, key) => {
@@ -450,6 +454,32 @@ function runScrypt(password: string | Uint8Array, salt: Uint8Array, params: KdfP
       else resolve(key);
     });
   });
+}
+
+/**
+ * scrypt with its p lanes run in parallel (one per core at most), the same
+ * function as node:crypto's (which runs them one after another): the lanes'
+ * ROMix in the native addon, the PBKDF2-HMAC-SHA256 steps around them here.
+ * Same cost to an attacker per guess, a fraction of the wait for the owner.
+ */
+async function scryptParallel(
+  romix: NonNullable<NativeBinding['scryptRomix']>,
+  password: string | Uint8Array,
+  salt: Uint8Array,
+  { N, r, p }: KdfParams,
+  length: number,
+): Promise<Buffer> {
+  const lane = 128 * r;
+  const blocks = pbkdf2Sync(password, salt, 1, p * lane, 'sha256');
+  let next = 0;
+  const runner = async () => {
+    for (let i = next++; i < p; i = next++) await romix(blocks.subarray(i * lane, (i + 1) * lane), N, r);
+  };
+  const threads = Math.min(p, Math.max(1, os.availableParallelism?.() ?? os.cpus().length));
+  await Promise.all(Array.from({ length: threads }, runner));
+  const key = pbkdf2Sync(password, blocks, 1, length, 'sha256');
+  blocks.fill(0);
+  return key;
 }
 
 /**

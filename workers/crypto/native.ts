@@ -28,6 +28,14 @@ export interface NativeBinding {
   poly1305Verify(key: Uint8Array, msg: Uint8Array, tag: Uint8Array): boolean;
   /** Which limb arithmetic the build selected: "64x64" or "26x5". */
   readonly poly1305Impl: string;
+  /**
+   * scrypt's ROMix on one lane (RFC 7914), in place: `block` is 128·r bytes,
+   * N a power of two. Runs on the libuv thread pool, so lanes given at once
+   * run in parallel; the block must not be touched until the promise settles.
+   * Rejects when the lane's 128·r·N bytes cannot be allocated. Absent from
+   * addons built before it existed (callers fall back to node:crypto).
+   */
+  scryptRomix?(block: Uint8Array, N: number, r: number): Promise<void>;
 }
 
 const ADDON_RELATIVE_PATH = path.join('native', 'build', 'Release', 'lifeboat_native.node');

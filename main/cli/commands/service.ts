@@ -5,14 +5,15 @@ import type { RunRecord } from '../../../shared/jobs.js';
 import { ValidationError } from '../../../shared/validation.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { startHeadlessHost } from '../../host/headless.js';
 import { projectRoot } from '../../../workers/crypto/native.js';
 import { targetOptions, type RepositoryFlags } from '../repository.js';
-import { openDatabase } from '../../store/database.js';
-import { EncryptedFileSecretStore, KeychainSecretStore, type SecretStore } from '../../service/secret-stores.js';
-import { DefaultSecretResolver } from '../../service/secrets.js';
+import type { SecretStore } from '../../service/secret-stores.js';
 import { prepareDataDir, resolveDataDir } from '../../service/data-dir.js';
-import { LifeboatService } from '../../service/service.js';
+import type { LifeboatService } from '../../service/service.js';
+
+// The service, store, secret stores and web host are loaded only by the commands that use them:
+// `lifeboat backup` and the other engine commands start faster without them.
+const loadSecretStores = () => import('../../service/secret-stores.js');
 
 interface ServiceGlobals extends RepositoryFlags {
   dataDir?: string;
@@ -28,6 +29,7 @@ interface ServiceGlobals extends RepositoryFlags {
  * open (the admin chose it), else to the keychain.
  */
 async function secretStores(g: ServiceGlobals, dataDir: string): Promise<{ all: SecretStore[]; forNew: SecretStore }> {
+  const { EncryptedFileSecretStore, KeychainSecretStore } = await loadSecretStores();
   const keychain = new KeychainSecretStore();
   let passphrase = process.env.LIFEBOAT_VAULT_PASSPHRASE;
   if (g.vaultPassphraseFile) passphrase = readFileSync(g.vaultPassphraseFile, 'utf8').replace(/\r?\n$/, '');
@@ -40,6 +42,11 @@ async function secretStores(g: ServiceGlobals, dataDir: string): Promise<{ all: 
 async function createService(g: ServiceGlobals) {
   const { dir, database } = prepareDataDir(resolveDataDir(g.dataDir));
   const stores = await secretStores(g, dir);
+  const [{ openDatabase }, { DefaultSecretResolver }, { LifeboatService }] = await Promise.all([
+    import('../../store/database.js'),
+    import('../../service/secrets.js'),
+    import('../../service/service.js'),
+  ]);
   const db = openDatabase(database);
   const svc = new LifeboatService({
     db,
@@ -272,7 +279,7 @@ export function registerServiceCommands(program: Command): void {
     .action(async (o: { http?: boolean; port: string; listen: string; allowRemote?: boolean }, cmd: Command) => {
       const g = cmd.optsWithGlobals() as ServiceGlobals;
       const { dir, db, svc, stores } = await createService(g);
-      const keychainWorks = await KeychainSecretStore.available();
+      const keychainWorks = await (await loadSecretStores()).KeychainSecretStore.available();
       process.stdout.write(
         stores.forNew.scheme === 'vault'
           ? `lifeboat serve: secrets are kept in ${stores.forNew.description}\n`
@@ -284,7 +291,7 @@ export function registerServiceCommands(program: Command): void {
       svc.start();
       process.stdout.write(`lifeboat serve: scheduling ${(await svc.listJobs()).length} jobs from ${dir}\n`);
       const http = o.http
-        ? await startHeadlessHost(svc, { host: o.listen, port: Number(o.port), allowRemote: Boolean(o.allowRemote), staticDir: path.join(projectRoot(), 'renderer', 'dist') })
+        ? await (await import('../../host/headless.js')).startHeadlessHost(svc, { host: o.listen, port: Number(o.port), allowRemote: Boolean(o.allowRemote), staticDir: path.join(projectRoot(), 'renderer', 'dist') })
         : undefined;
       if (http) process.stdout.write(`lifeboat serve: open ${http.openUrl} (this link carries the access token; it changes at every start)\n`);
       // The scheduler's timers do not hold the process open (the app embeds the service); the daemon must.

@@ -1,21 +1,15 @@
 import http from 'node:http';
 import https from 'node:https';
 import { createHash } from 'node:crypto';
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateBucketCommand,
-  CreateMultipartUploadCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  UploadPartCommand,
-  type CompletedPart,
-} from '@aws-sdk/client-s3';
+import type { CompletedPart, S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
+
+type AwsS3 = typeof import('@aws-sdk/client-s3');
+let awsS3Module: Promise<AwsS3> | undefined;
+/** The AWS SDK is loaded on the first request: it takes ~0.3 s to load, and most commands never talk to S3. */
+function loadAwsS3(): Promise<AwsS3> {
+  awsS3Module ??= import('@aws-sdk/client-s3');
+  return awsS3Module;
+}
 import type { FileType } from '../../../shared/repo/types.js';
 import { NotFoundError, type FileHandle, type FileInfo, type StorageTarget } from './target.js';
 
@@ -284,7 +278,8 @@ export class S3Target implements StorageTarget {
   readonly connections: number;
   readonly bucket: string;
   readonly prefix: string;
-  private readonly client: S3Client;
+  private readonly clientConfig: S3ClientConfig;
+  private client: Promise<{ client: S3Client; aws: AwsS3 }> | undefined;
   private readonly sem: Semaphore;
   private readonly secret: string;
   private closed = false;
@@ -306,7 +301,7 @@ export class S3Target implements StorageTarget {
     const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: connections });
     this.agents = [httpAgent, httpsAgent];
     const plainAws = loc.aws && (loc.host === 's3.amazonaws.com' || loc.region !== undefined);
-    this.client = new S3Client({
+    this.clientConfig = {
       region: opts.region ?? loc.region ?? 'us-east-1',
       // Amazon's own endpoints are chosen by the SDK from the region; others are given as is.
       ...(plainAws ? {} : { endpoint: loc.endpoint }),
@@ -326,7 +321,18 @@ export class S3Target implements StorageTarget {
         requestTimeout: opts.requestTimeoutMs ?? 120_000,
         connectionTimeout: opts.connectionTimeoutMs ?? 30_000,
       },
-    });
+    };
+  }
+
+  /** The AWS SDK client (created on first use), e.g. to add middleware that logs or counts requests. */
+  async sdkClient(): Promise<S3Client> {
+    return (await this.connection()).client;
+  }
+
+  /** The SDK client, created on first use. */
+  private connection(): Promise<{ client: S3Client; aws: AwsS3 }> {
+    this.client ??= loadAwsS3().then((aws) => ({ client: new aws.S3Client(this.clientConfig), aws }));
+    return this.client;
   }
 
   /** The object key of a file. Throws on an invalid name. */
@@ -350,10 +356,13 @@ export class S3Target implements StorageTarget {
   }
 
   /** Runs one request within the connection bound, mapping its errors. */
-  private async request<T>(what: string, fn: () => Promise<T>, h?: FileHandle): Promise<T> {
+  private async request<T>(what: string, fn: (client: S3Client, aws: AwsS3) => Promise<T>, h?: FileHandle): Promise<T> {
     this.check();
     try {
-      return await this.sem.run(fn);
+      return await this.sem.run(async () => {
+        const { client, aws } = await this.connection();
+        return fn(client, aws);
+      });
     } catch (e) {
       throw this.wrap(what, e, h);
     }
@@ -380,7 +389,7 @@ export class S3Target implements StorageTarget {
     if (exists) throw new Error(`a repository already exists at ${this.location} (config file found)`);
     let bucketExists = true;
     try {
-      await this.request('checking the bucket', () => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })));
+      await this.request('checking the bucket', (client, aws) => client.send(new aws.HeadBucketCommand({ Bucket: this.bucket })));
     } catch (e) {
       const cause = (e as { cause?: unknown }).cause;
       if (statusOf(cause) === 404 || (cause as ErrorShape)?.name === 'NoSuchBucket' || (cause as ErrorShape)?.name === 'NotFound') bucketExists = false;
@@ -388,7 +397,7 @@ export class S3Target implements StorageTarget {
     }
     if (!bucketExists) {
       try {
-        await this.request(`creating bucket ${this.bucket}`, () => this.client.send(new CreateBucketCommand({ Bucket: this.bucket })));
+        await this.request(`creating bucket ${this.bucket}`, (client, aws) => client.send(new aws.CreateBucketCommand({ Bucket: this.bucket })));
       } catch (e) {
         const name = ((e as { cause?: unknown }).cause as ErrorShape)?.name;
         if (name !== 'BucketAlreadyOwnedByYou') throw e;
@@ -403,12 +412,12 @@ export class S3Target implements StorageTarget {
     const what = `saving ${S3Target.what(h)}`;
     if (body.length <= MULTIPART_THRESHOLD) {
       const md5 = createHash('md5').update(body).digest('base64');
-      await this.request(what, () =>
-        this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentLength: body.length, ContentMD5: md5, ContentType: 'application/octet-stream' })),
+      await this.request(what, (client, aws) =>
+        client.send(new aws.PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentLength: body.length, ContentMD5: md5, ContentType: 'application/octet-stream' })),
       );
       return;
     }
-    const created = await this.request(what, () => this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: 'application/octet-stream' })));
+    const created = await this.request(what, (client, aws) => client.send(new aws.CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: 'application/octet-stream' })));
     const uploadId = created.UploadId;
     if (!uploadId) throw new S3TargetError(`${what} on ${this.location}: the server returned no upload ID`, undefined);
     try {
@@ -420,21 +429,24 @@ export class S3Target implements StorageTarget {
         Array.from({ length: count }, async (_, i) => {
           const part = body.subarray(i * PART_SIZE, Math.min(body.length, (i + 1) * PART_SIZE));
           const md5 = createHash('md5').update(part).digest('base64');
-          const r = await this.request(`${what} (part ${i + 1} of ${count})`, () =>
-            this.client.send(new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: i + 1, Body: part, ContentLength: part.length, ContentMD5: md5 })),
+          const r = await this.request(`${what} (part ${i + 1} of ${count})`, (client, aws) =>
+            client.send(new aws.UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: i + 1, Body: part, ContentLength: part.length, ContentMD5: md5 })),
           );
           parts[i] = { PartNumber: i + 1, ETag: r.ETag };
         }),
       );
       const failed = settled.find((x): x is PromiseRejectedResult => x.status === 'rejected');
       if (failed) throw failed.reason;
-      await this.request(what, () =>
-        this.client.send(new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } })),
+      await this.request(what, (client, aws) =>
+        client.send(new aws.CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } })),
       );
     } catch (e) {
       if (!this.closed) {
         await this.sem
-          .run(() => this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })))
+          .run(async () => {
+            const { client, aws } = await this.connection();
+            return client.send(new aws.AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }));
+          })
           .catch(() => {});
       }
       throw e;
@@ -454,8 +466,8 @@ export class S3Target implements StorageTarget {
     try {
       data = await this.request(
         what,
-        async () => {
-          const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(range ? { Range: range } : {}) }));
+        async (client, aws) => {
+          const r = await client.send(new aws.GetObjectCommand({ Bucket: this.bucket, Key: key, ...(range ? { Range: range } : {}) }));
           const body = await readBody(r.Body, r.ContentLength);
           if (r.ContentLength !== undefined && body.length !== r.ContentLength) {
             throw Object.assign(new Error(`${what}: connection ended after ${body.length} of ${r.ContentLength} bytes`), { code: 'ECONNRESET' });
@@ -494,7 +506,7 @@ export class S3Target implements StorageTarget {
   async stat(h: FileHandle): Promise<FileInfo> {
     this.check();
     const key = this.key(h);
-    const r = await this.request(`stat of ${S3Target.what(h)}`, () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key })), h);
+    const r = await this.request(`stat of ${S3Target.what(h)}`, (client, aws) => client.send(new aws.HeadObjectCommand({ Bucket: this.bucket, Key: key })), h);
     return { name: h.name, size: r.ContentLength ?? 0 };
   }
 
@@ -506,8 +518,8 @@ export class S3Target implements StorageTarget {
     const out: FileInfo[] = [];
     let token: string | undefined;
     do {
-      const r = await this.request(`listing ${type}`, () =>
-        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: dir, ...(token ? { ContinuationToken: token } : {}) })),
+      const r = await this.request(`listing ${type}`, (client, aws) =>
+        client.send(new aws.ListObjectsV2Command({ Bucket: this.bucket, Prefix: dir, ...(token ? { ContinuationToken: token } : {}) })),
       );
       for (const o of r.Contents ?? []) {
         const rel = (o.Key ?? '').slice(dir.length);
@@ -532,13 +544,13 @@ export class S3Target implements StorageTarget {
     this.check();
     const key = this.key(h);
     await this.stat(h);
-    await this.request(`removing ${S3Target.what(h)}`, () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })), h);
+    await this.request(`removing ${S3Target.what(h)}`, (client, aws) => client.send(new aws.DeleteObjectCommand({ Bucket: this.bucket, Key: key })), h);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.client.destroy();
+    if (this.client) (await this.client.catch(() => undefined))?.client.destroy();
     for (const a of this.agents) a.destroy();
   }
 }
