@@ -504,6 +504,8 @@ let calibrated: Promise<KdfParams> | undefined;
  * (simple-scrypt's Calibrate with restic's 60 MiB / 500 ms limits): r = 8,
  * N = the largest power of two with 128·r·N below 60 MiB (32768), halved while
  * one run takes longer than 500 ms, then p = ⌊500 ms / time of one run⌋ (≥ 1).
+ * A run is one lane as Lifeboat computes it; lanes are derived in parallel,
+ * so opening takes 500 ms of work but less time on several cores.
  * Measured once per process and cached; falls back to
  * {@link RESTIC_FALLBACK_KDF_PARAMS} if measuring fails.
  */
@@ -515,9 +517,13 @@ export function calibrateKdfParams(): Promise<KdfParams> {
       while (128 * r * N < CALIBRATE_MEMORY_MIB * 1024 * 1024) N *= 2;
       N /= 2;
       const salt = randomBytes(16);
+      // One lane as it will be computed (the native ROMix where present, which is faster than OpenSSL's):
+      // p then buys the same 500 ms of work per guess that restic asks for.
+      const romix = nativeBinding().scryptRomix;
       const time = async (params: KdfParams): Promise<number> => {
         const start = performance.now();
-        await runScrypt('weakpassword', salt, params, 32);
+        if (romix) await romix(randomBytes(128 * params.r), params.N, params.r);
+        else await runScrypt('weakpassword', salt, params, 32);
         return performance.now() - start;
       };
       // The first run also pays for thread-pool start-up and page faults: take the better of two.
