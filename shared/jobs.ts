@@ -4,6 +4,7 @@
  * passes before it is stored (errors name the field; nothing partial is kept).
  */
 import { cronToCalendar, parseCalendar } from './schedule/calendar.js';
+import { looksLikeCron } from './schedule/cron.js';
 import { validatePolicy, type RetentionPolicy } from './retention.js';
 import { compileExcludes } from './glob.js';
 import {
@@ -142,8 +143,7 @@ export function acceptSchedule(expr: string, field: string): string {
     parseCalendar(expr);
     return expr;
   } catch (e) {
-    const looksLikeCron = /^@\w+$/.test(expr) || expr.split(/\s+/).length === 5;
-    if (looksLikeCron) {
+    if (looksLikeCron(expr)) {
       try {
         return cronToCalendar(expr);
       } catch (cronError) {

@@ -130,6 +130,12 @@ function calendarField(field: (typeof CRON_FIELDS)[number], items: Item[]): stri
   return parts.join(',');
 }
 
+/** Whether a schedule that is not a calendar event is worth reading as cron: a macro or five fields. */
+export function looksLikeCron(expr: string): boolean {
+  const line = expr.trim();
+  return /^@\w+$/.test(line) || line.split(/\s+/).length === 5;
+}
+
 /**
  * Translates a classic cron line to a calendar expression (not yet
  * normalized). Throws CronParseError naming the field.

@@ -468,6 +468,28 @@ describe('lifeboat calendar (CLI) prints what systemd-analyze prints', () => {
     expect(mine.stdout).toBe(withoutFromNow(sys.stdout));
   });
 
+  it('reads classic cron lines as job schedules do, elapsing as systemd does for the converted event', async () => {
+    const now = '2026-03-28T12:00:00Z';
+    const from = `@${Date.parse(now) / 1000}`;
+    for (const [cron, event] of [
+      ['30 2 * * 1-5', 'Mon..Fri *-*-* 02:30:00'],
+      ['*/15 * * * *', '*-*-* *:00/15:00'],
+      ['@monthly', '*-*-01 00:00:00'],
+    ]) {
+      const sys = await systemdAnalyze(['--', event!], 'Europe/Berlin', now, 3);
+      expect(sys.status).toBe(0);
+      const mine = lifeboat(['--iterations', '3', '--from', from, cron!], 'Europe/Berlin');
+      expect(mine.stderr).toBe('');
+      expect(mine.status).toBe(0);
+      const [first, ...rest] = mine.stdout.split('\n');
+      expect(first).toBe(`  Original form: ${cron}`);
+      expect(rest.join('\n')).toBe(withoutFromNow(sys.stdout).split('\n').filter((l) => !l.includes('Original form')).join('\n'));
+    }
+    const bad = lifeboat(['0 3 * * Moonday'], 'UTC');
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/read as cron: .*day-of-week/);
+  });
+
   it('shows times in the zone an expression names, with --from in local time', () => {
     const r = lifeboat(['--iterations', '2', '--from', '2026-03-28 13:00:00', 'Mon..Fri 18:00 America/New_York'], 'Europe/Berlin');
     expect(r.status).toBe(0);

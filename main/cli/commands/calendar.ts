@@ -6,11 +6,13 @@ import { Command } from 'commander';
 import {
   CalendarComputationError,
   CalendarParseError,
+  cronToCalendar,
   nextElapseUsec,
   normalizeCalendar,
   parseCalendar,
   type CalendarSpec,
 } from '../../../shared/schedule/calendar.js';
+import { looksLikeCron } from '../../../shared/schedule/cron.js';
 import { formatTimestamp, hostTimeZone, instantsOfLocalTime } from '../../../shared/schedule/zone.js';
 import { parseIntOption, UsageError } from '../options.js';
 
@@ -76,9 +78,24 @@ export function calendarReport(expression: string, fromUsec: number, iterations:
   try {
     spec = parseCalendar(expression);
   } catch (e) {
-    if (e instanceof CalendarParseError) return { expression, error: { message: e.message, token: e.token, column: e.position } };
-    throw e;
+    if (!(e instanceof CalendarParseError)) throw e;
+    // Job schedules accept classic cron (stored converted): show how such a line is read, too.
+    let cronError = '';
+    if (looksLikeCron(expression)) {
+      let cron: CalendarSpec | undefined;
+      try {
+        cron = parseCalendar(cronToCalendar(expression));
+      } catch (c) {
+        cronError = `; read as cron: ${(c as Error).message}`;
+      }
+      if (cron) return elapsesReport(expression, cron, fromUsec, iterations, hostZone);
+    }
+    return { expression, error: { message: e.message + cronError, token: e.token, column: e.position } };
   }
+  return elapsesReport(expression, spec, fromUsec, iterations, hostZone);
+}
+
+function elapsesReport(expression: string, spec: CalendarSpec, fromUsec: number, iterations: number, hostZone: string): CalendarReport {
   const zone = displayZone(spec, hostZone);
   const normalized = normalizeCalendar(spec);
   const elapses: NonNullable<CalendarReport['elapses']> = [];
@@ -131,7 +148,7 @@ export function registerCalendarCommand(program: Command): Command {
   const cmd = program
     .command('calendar')
     .description('normalize calendar events (systemd.time(7)) and show when they elapse next, like `systemd-analyze calendar`')
-    .argument('<expressions...>', 'calendar expressions, e.g. "Mon..Fri 18:00", "*-*-01 03:00", "daily", "*:0/15 UTC"')
+    .argument('<expressions...>', 'calendar expressions, e.g. "Mon..Fri 18:00", "*-*-01 03:00", "daily", "*:0/15 UTC"; or classic cron lines ("30 2 * * 1-5"), read as job schedules read them')
     .option('--iterations <n>', 'how many elapses to show', '1')
     .option('--from <time>', 'start from this time instead of now: "YYYY-MM-DD HH:MM:SS" (local; add " UTC" for UTC) or @SECONDS');
   if (!program.options.some((o) => o.long === '--json')) cmd.option('--json', 'machine-readable output');
