@@ -132,7 +132,13 @@ export class LocalTarget implements StorageTarget {
     if (type === 'data') {
       const base = path.join(this.location, 'data');
       const prefixes = await fsp.readdir(base).catch(() => [] as string[]);
-      for (const p of prefixes) if (/^[0-9a-f]{2}$/.test(p)) await scan(path.join(base, p));
+      // The 256 prefix folders are read a few at a time: one by one, a large repository waits on each in turn.
+      const folders = prefixes.filter((p) => /^[0-9a-f]{2}$/.test(p));
+      let next = 0;
+      const reader = async () => {
+        for (let i = next++; i < folders.length; i = next++) await scan(path.join(base, folders[i]!));
+      };
+      await Promise.all(Array.from({ length: Math.min(8, folders.length) }, reader));
     } else if (type !== 'config') {
       await scan(path.join(this.location, type));
     }
