@@ -58,22 +58,35 @@ export function parseGoTime(text: string): UnixNanos {
   const year = Number(y);
   const month = Number(mo);
   const day = Number(d);
-  const daysInMonth = new Date(Date.UTC(2000, month, 0)).getUTCDate() - (month === 2 && !isLeap(year) ? 1 : 0);
   if (month < 1 || month > 12) throw new Error(`invalid timestamp ${JSON.stringify(text)}: month out of range`);
-  if (day < 1 || day > daysInMonth) throw new Error(`invalid timestamp ${JSON.stringify(text)}: day out of range`);
-  if (Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) throw new Error(`invalid timestamp ${JSON.stringify(text)}: time of day out of range`);
-  // Date.UTC maps years 0-99 to 1900-1999; setUTCFullYear does not.
-  const date = new Date(0);
-  date.setUTCFullYear(year, month - 1, day);
-  date.setUTCHours(Number(h), Number(mi), Number(s), 0);
-  const ms = date.getTime();
-  let ns = BigInt(ms) * NS_PER_MS + BigInt((frac ?? '').padEnd(9, '0') || '0');
+  if (day < 1 || day > daysInMonth(year, month)) throw new Error(`invalid timestamp ${JSON.stringify(text)}: day out of range`);
+  const hour = Number(h);
+  const minute = Number(mi);
+  const second = Number(s);
+  if (hour > 23 || minute > 59 || second > 59) throw new Error(`invalid timestamp ${JSON.stringify(text)}: time of day out of range`);
+  // Three per tree node: plain arithmetic (seconds stay far below 2^53), one bigint step at the end.
+  let seconds = daysFromCivil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;
   if (zone !== 'Z') {
-    const sign = zone!.startsWith('-') ? -1n : 1n;
-    const offMin = BigInt(Number(zone!.slice(1, 3)) * 60 + Number(zone!.slice(4, 6)));
-    ns -= sign * offMin * 60n * 1_000_000_000n;
+    const offset = Number(zone!.slice(1, 3)) * 3600 + Number(zone!.slice(4, 6)) * 60;
+    seconds -= zone!.charCodeAt(0) === 45 /* '-' */ ? -offset : offset;
   }
-  return ns;
+  const ns = frac ? Number(frac.padEnd(9, '0')) : 0;
+  return BigInt(seconds) * NS_PER_S + BigInt(ns);
+}
+
+/** Days from 1970-01-01 to a proleptic Gregorian date (Hinnant's days_from_civil). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146_097 + doe - 719_468;
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return isLeap(year) ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
 function isLeap(y: number): boolean {
