@@ -91,7 +91,7 @@ describe('restore-test settings', () => {
   it('fills defaults for a job stored before the settings existed', () => {
     const stored = { name: 'old', repositoryId: 1 };
     expect(withJobDefaults(stored).restoreTest).toEqual(RESTORE_TEST_DEFAULTS);
-    expect(withJobDefaults({ ...stored, restoreTest: { cadenceDays: 30 } as never }).restoreTest.cadenceDays).toBe(30);
+    expect(withJobDefaults({ ...stored, restoreTest: { cadenceDays: 30 } as unknown as typeof RESTORE_TEST_DEFAULTS }).restoreTest.cadenceDays).toBe(30);
   });
 
   it('accepts a full policy, converting a cron drill schedule', () => {
