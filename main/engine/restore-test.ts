@@ -15,10 +15,10 @@ import { walkTree } from './snapshot-walk.js';
 
 /** Where the live source of a snapshot's files is, for the comparison with the source. */
 export type SourceLocation =
-  /** The snapshot's paths as they are on this machine (a job's own sources). */
+  /** Where the snapshot says its paths were backed up from, on this machine (a job's own sources). */
   | { kind: 'same-paths' }
-  /** Snapshot path `snapshotPath` (and everything below) now lives at `livePath`. */
-  | { kind: 'moved'; snapshotPath: string; livePath: string }
+  /** The snapshot's single backed-up path now lives at `livePath`. */
+  | { kind: 'moved'; livePath: string }
   /** Do not compare with any live source. */
   | { kind: 'none' };
 
@@ -111,6 +111,7 @@ export async function restoreTest(repo: Repository, snapshot: Snapshot, opts: Re
     if (node.type === 'file') files.push({ path: p, node });
   }
   const totalBytes = files.reduce((n, f) => n + (f.node.size ?? 0), 0);
+  const sourceRoots = liveRoots(snapshot, existing, opts.source ?? { kind: 'same-paths' });
   let planned: PlannedFile[];
   let include: string[];
   const scope = opts.scope;
@@ -211,7 +212,7 @@ export async function restoreTest(repo: Repository, snapshot: Snapshot, opts: Re
         continue;
       }
       filesVerified++;
-      const live = livePath(f.path, opts.source ?? { kind: 'same-paths' });
+      const live = livePath(f.path, sourceRoots);
       if (live === null) continue;
       const c = await compareWithSource(live, f.node, v.sha256);
       if (c === 'not-comparable') continue;
@@ -328,13 +329,32 @@ async function verifyFile(repo: Repository, file: string, node: TreeNode, onByte
   }
 }
 
+/**
+ * Pairs each backed-up path's folder in the snapshot tree with where it lives
+ * now. The tree holds a backed-up path either whole (our backups, restic with
+ * an absolute path) or by its last name only (restic given a relative path).
+ */
+function liveRoots(snapshot: Snapshot, inTree: ReadonlySet<string>, source: SourceLocation): { treeRoot: string; live: string }[] {
+  if (source.kind === 'none') return [];
+  if (source.kind === 'moved' && snapshot.paths.length !== 1) {
+    throw new RestoreTestScopeError('source', `snapshot ${snapshot.id.slice(0, 8)} has ${snapshot.paths.length} backed-up paths; a source folder can stand for exactly one`);
+  }
+  const roots: { treeRoot: string; live: string }[] = [];
+  for (const p of snapshot.paths) {
+    const whole = p.replace(/\/+$/, '') || '/';
+    const short = `/${path.posix.basename(whole)}`;
+    const treeRoot = inTree.has(whole) ? whole : inTree.has(short) ? short : null;
+    if (treeRoot !== null) roots.push({ treeRoot, live: source.kind === 'moved' ? source.livePath : whole });
+  }
+  return roots;
+}
+
 /** Where the live copy of snapshot path `p` is, or null when it is not to be compared. */
-function livePath(p: string, source: SourceLocation): string | null {
-  if (source.kind === 'none') return null;
-  if (source.kind === 'same-paths') return p;
-  const from = source.snapshotPath.replace(/\/+$/, '');
-  if (p !== from && !p.startsWith(`${from}/`)) return null;
-  return path.join(source.livePath, p.slice(from.length));
+function livePath(p: string, roots: readonly { treeRoot: string; live: string }[]): string | null {
+  for (const r of roots) {
+    if (p === r.treeRoot || p.startsWith(`${r.treeRoot}/`)) return path.join(r.live, p.slice(r.treeRoot.length));
+  }
+  return null;
 }
 
 /**

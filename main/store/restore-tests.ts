@@ -8,6 +8,8 @@ export type NewRestoreTest = Omit<RestoreTestRecord, 'id' | 'operator' | 'note' 
 /** Conditions for {@link RestoreTestStore.list}; omitted ones don't filter. */
 export interface RestoreTestListFilter {
   readonly jobId?: number;
+  /** Only the test carried out by this run. */
+  readonly runId?: number;
   /** Only tests that ended at or after this time (ISO, `toISOString()` form). */
   readonly from?: string;
   /** Only tests that ended at or before this time (ISO, `toISOString()` form). */
@@ -63,7 +65,7 @@ export class RestoreTestStore {
   private readonly insertStatement: Statement<[Record<string, unknown>], Row>;
   private readonly byIdStatement: Statement<[number], Row>;
   private readonly signOffStatement: Statement<[{ id: number; operator: string; note: string | null; at: string }], Row>;
-  private readonly listStatement: Statement<[{ jobId: number | null; from: string | null; to: string | null; limit: number }], Row>;
+  private readonly listStatement: Statement<[{ jobId: number | null; runId: number | null; from: string | null; to: string | null; limit: number }], Row>;
   private readonly lastPassedStatement: Statement<[number], { at: string | null }>;
   private readonly lastStatement: Statement<[number], { ended_at: string; passed: number }>;
 
@@ -82,7 +84,7 @@ export class RestoreTestStore {
     this.signOffStatement = db.prepare('UPDATE restore_tests SET operator = @operator, note = @note, signed_off_at = @at WHERE id = @id RETURNING *');
     this.listStatement = db.prepare(
       `SELECT * FROM restore_tests
-        WHERE (@jobId IS NULL OR job_id = @jobId) AND (@from IS NULL OR ended_at >= @from) AND (@to IS NULL OR ended_at <= @to)
+        WHERE (@jobId IS NULL OR job_id = @jobId) AND (@runId IS NULL OR run_id = @runId) AND (@from IS NULL OR ended_at >= @from) AND (@to IS NULL OR ended_at <= @to)
         ORDER BY ended_at DESC, id DESC LIMIT @limit`,
     );
     this.lastPassedStatement = db.prepare('SELECT max(ended_at) AS at FROM restore_tests WHERE job_id = ? AND passed = 1');
@@ -124,7 +126,7 @@ export class RestoreTestStore {
 
   /** Tests matching `filter`, newest first. */
   list(filter: RestoreTestListFilter = {}): RestoreTestRecord[] {
-    return this.listStatement.all({ jobId: filter.jobId ?? null, from: filter.from ?? null, to: filter.to ?? null, limit: filter.limit ?? -1 }).map(toRecord);
+    return this.listStatement.all({ jobId: filter.jobId ?? null, runId: filter.runId ?? null, from: filter.from ?? null, to: filter.to ?? null, limit: filter.limit ?? -1 }).map(toRecord);
   }
 
   /** What `restoreTestDue` needs of a job's tests. */
