@@ -245,7 +245,7 @@ export class LifeboatService implements LifeboatApi {
       const exclusive = a.record.kind === 'prune' || a.record.kind === 'check';
       const g = this.gate.describe(job.repositoryId);
       if (g.writer || (exclusive && g.readers > 0)) {
-        this.db.runs.update(id, { phase: exclusive ? 'waiting for backups and restore tests on this repository to finish' : 'waiting for maintenance on this repository to finish' });
+        this.db.runs.update(id, { phase: exclusive ? 'waiting for backups on this repository to finish' : 'waiting for maintenance on this repository to finish' });
         this.changed(id);
       }
       entry = this.gate.enter(job.repositoryId, exclusive);
