@@ -162,6 +162,36 @@ function day(iso: string): string {
   return iso.slice(0, 10);
 }
 
+/** What the tray and desktop notifications should say about restore tests (see {@link restoreTestAlert}). */
+export interface RestoreTestAlert {
+  /** Amber when any job's restore test is overdue. */
+  tray: 'normal' | 'amber';
+  /** Raise a desktop notification now (at most once a day, only while something is overdue). */
+  notify: boolean;
+  /** The notification's text (also the tray's tooltip line); empty when nothing is overdue. */
+  text: string;
+}
+
+/** A notification about overdue restore tests is raised at most this often. */
+export const ALERT_INTERVAL_MS = DAY_MS;
+
+/**
+ * The tray state and whether to notify, from every job's due state. Pure:
+ * the host (Electron tray, or any other shell) keeps `lastNotifiedAt` and
+ * calls this on each status change or timer tick. Overdue tests turn the
+ * tray amber; a notification is due when one is overdue and none was raised
+ * in the last 24 hours. Jobs never tested are named in the text too.
+ */
+export function restoreTestAlert(now: Date, jobs: readonly { name: string; due: Pick<RestoreTestDue, 'state'> }[], lastNotifiedAt: Date | null): RestoreTestAlert {
+  const overdue = jobs.filter((j) => j.due.state === 'overdue').map((j) => j.name);
+  if (overdue.length === 0) return { tray: 'normal', notify: false, text: '' };
+  const never = jobs.filter((j) => j.due.state === 'never-tested').map((j) => j.name);
+  const list = (names: string[]) => (names.length <= 3 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`);
+  const text = `Restore test overdue: ${list(overdue)}${never.length ? `; never tested: ${list(never)}` : ''}`;
+  const notify = lastNotifiedAt === null || now.getTime() - lastNotifiedAt.getTime() >= ALERT_INTERVAL_MS;
+  return { tray: 'amber', notify, text };
+}
+
 /** A file of a snapshot, as the sampler sees it. */
 export interface SampleCandidate {
   /** Path in the snapshot ("/srv/site/a.txt"). */

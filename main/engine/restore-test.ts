@@ -288,6 +288,7 @@ async function verifyFile(repo: Repository, file: string, node: TreeNode, onByte
     return { kind: 'missing', reason: `missing from the sandbox after the restore (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
   }
   const whole = createHash('sha256');
+  const buf = Buffer.allocUnsafe(READ_CHUNK);
   let offset = 0;
   let problem: string | undefined;
   try {
@@ -301,8 +302,7 @@ async function verifyFile(repo: Repository, file: string, node: TreeNode, onByte
       const blob = createHash('sha256');
       let left = length;
       while (left > 0) {
-        const buf = Buffer.allocUnsafe(Math.min(READ_CHUNK, left));
-        const { bytesRead } = await fh.read(buf, 0, buf.length, offset + (length - left));
+        const { bytesRead } = await fh.read(buf, 0, Math.min(READ_CHUNK, left), offset + (length - left));
         if (bytesRead === 0) break;
         const part = buf.subarray(0, bytesRead);
         blob.update(part);

@@ -95,7 +95,7 @@ afterAll(async () => {
 
 const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
 const stepHeading = (n: number) => page.getByRole('heading', { level: 2, name: new RegExp(`^Step ${n} of 5`) });
-const focusedText = () => page.evaluate(() => document.activeElement?.textContent ?? '');
+const focusedText = () => page.evaluate<string>("document.activeElement ? document.activeElement.textContent : ''");
 
 describe('the restore-test wizard in Chromium', () => {
   it('shows that the job was never tested on the dashboard and the jobs list', async () => {
@@ -156,7 +156,7 @@ describe('the restore-test wizard in Chromium', () => {
     await seedError.waitFor();
     expect(await seedError.textContent()).toMatch(/must be a whole number/);
     // The refused field has the focus, so the error is in view and the admin is at it.
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('rt-seed');
+    expect(await page.evaluate<string>('document.activeElement && document.activeElement.id')).toBe('rt-seed');
     await shot('restore-test-2-error');
     await page.getByLabel('Seed (optional)').fill('7');
     await page.getByRole('button', { name: 'Next' }).click();

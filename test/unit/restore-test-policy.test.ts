@@ -2,8 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { acceptSchedule, applyJobPatch, validateJobConfig, withJobDefaults } from '../../shared/jobs.js';
 import {
-  chooseSample, evidenceCsv, evidenceGrid, evidenceHtml, quartersBetween, RESTORE_TEST_DEFAULTS, restoreTestDue, validateRestoreTestSettings,
-  type RestoreTestHistory, type RestoreTestRecord, type SampleCandidate,
+  chooseSample, evidenceCsv, restoreTestAlert, evidenceGrid, evidenceHtml, quartersBetween, RESTORE_TEST_DEFAULTS, restoreTestDue, validateRestoreTestSettings,
+  type RestoreTestDue, type RestoreTestHistory, type RestoreTestRecord, type SampleCandidate,
 } from '../../shared/restore-test.js';
 import { ValidationError } from '../../shared/validation.js';
 
@@ -78,6 +78,21 @@ describe('restoreTestDue boundaries (pinned clock)', () => {
     const d = restoreTestDue(new Date(now), job(), passedOn(last));
     expect(d.state).toBe(state);
     expect(d).toMatchObject({ dueAt: '2026-04-01T00:00:00.000Z', dueSoonFrom: '2026-03-18T00:00:00.000Z', overdueFrom: '2026-04-08T00:00:00.000Z' });
+  });
+});
+
+describe('restoreTestAlert (tray and notifications)', () => {
+  const at = (iso: string) => new Date(iso);
+  const jobs = (...states: RestoreTestDue['state'][]) => states.map((state, i) => ({ name: `job${i}`, due: { state } }));
+  it('stays normal, silent, when nothing is overdue (never-tested alone does not turn it amber)', () => {
+    expect(restoreTestAlert(at('2026-06-15T12:00:00Z'), jobs('not-due', 'due-soon', 'due', 'never-tested'), null)).toEqual({ tray: 'normal', notify: false, text: '' });
+  });
+  it('turns amber and notifies at most once a day while a test is overdue', () => {
+    const now = at('2026-06-15T12:00:00Z');
+    expect(restoreTestAlert(now, jobs('overdue', 'never-tested'), null)).toEqual({ tray: 'amber', notify: true, text: 'Restore test overdue: job0; never tested: job1' });
+    expect(restoreTestAlert(now, jobs('overdue'), at('2026-06-15T00:00:01Z'))).toMatchObject({ tray: 'amber', notify: false });
+    expect(restoreTestAlert(now, jobs('overdue'), at('2026-06-14T12:00:00Z'))).toMatchObject({ tray: 'amber', notify: true });
+    expect(restoreTestAlert(now, jobs('overdue', 'overdue', 'overdue', 'overdue', 'overdue'), null).text).toBe('Restore test overdue: job0, job1, job2 and 2 more');
   });
 });
 
