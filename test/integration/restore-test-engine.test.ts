@@ -1,5 +1,6 @@
 /** The restore-test engine on real files, real worker threads and a real local repository made by our backup. */
-import { cpSync, existsSync, openSync, readSync, writeSync, closeSync, statSync, utimesSync, writeFileSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, openSync, readSync, writeSync, closeSync, statSync, utimesSync, writeFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OperationProgress } from '../../shared/progress.js';
@@ -69,6 +70,22 @@ describe('restoreTest', () => {
     for (const p of a.sample) expect(readFileSync(path.join(a.sandboxPath, p)).equals(readFileSync(p)), p).toBe(true);
     expect(existsSync(b.sandboxPath)).toBe(false);
   }, 60_000);
+
+  it('checks the free space of the sandbox before restoring anything', async () => {
+    // A 1 MiB file system (tmpfs; the suite runs as root, as the unprivileged-user tests need).
+    const tiny = path.join(s.dir, 'tiny');
+    mkdirSync(tiny);
+    const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', tiny], { encoding: 'utf8' });
+    if (mount.status !== 0) throw new Error(`this test mounts a 1 MiB tmpfs and must run as root: ${mount.stderr}`);
+    try {
+      const repo = await open();
+      await expect(restoreTest(repo, snapshot, { scope: { kind: 'full' }, sandboxParent: tiny })).rejects.toThrow(/^sandbox: .*tiny has 1\.000 MiB free; the test needs \d+\.\d+ MiB$/);
+      await repo.close();
+      expect(readdirSync(tiny)).toEqual([]);
+    } finally {
+      spawnSync('umount', [tiny]);
+    }
+  });
 
   it('refuses a chosen path the snapshot does not have, naming it', async () => {
     const repo = await open();
