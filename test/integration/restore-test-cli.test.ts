@@ -3,7 +3,7 @@
  * Debian's restic (no job), and for a job through the service; exit codes,
  * --json evidence, failures naming the file, evidence kept in the data folder.
  */
-import { closeSync, cpSync, mkdirSync, openSync, readdirSync, readSync, statSync, writeSync } from 'node:fs';
+import { closeSync, cpSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RestoreTestRecord } from '../../shared/restore-test.js';
@@ -102,5 +102,18 @@ describe('lifeboat restore-test', () => {
     const runs = JSON.parse(ok(lifeboat(['jobs', 'runs', 'site', '--json'], { env }), 'jobs runs').stdout) as { id: number; kind: string; status: string }[];
     expect(runs[0]).toMatchObject({ id: t.runId, kind: 'restore-test', status: 'success' });
     expect(ok(lifeboat(['jobs', 'list'], { env }), 'jobs list').stdout).toMatch(/restore test: next test due on \d{4}-\d{2}-\d{2}/);
+
+    // History and the evidence export from the command line.
+    const history = ok(lifeboat(['restore-tests', 'site'], { env }), 'restore-tests').stdout;
+    expect(history).toMatch(new RegExp(`^#${t.id} \\S+ PASSED site snapshot [0-9a-f]{8} sample of 4 files: 4/4 verified\\n$`));
+    const out = path.join(s.dir, 'evidence.html');
+    expect(ok(lifeboat(['restore-tests', '--export', 'html', '--out', out], { env }), 'export html').stdout).toBe(`HTML report written to ${out}\n`);
+    const html = readFileSync(out, 'utf8');
+    expect(html).toMatch(/<th scope="row">site<\/th>.*<td class="passed">passed \(1\/1\)<\/td><\/tr>/);
+    const csv = ok(lifeboat(['restore-tests', 'site', '--export', 'csv'], { env }), 'export csv').stdout;
+    expect(csv.split('\n').filter((l) => l.startsWith('quarter,site,')).at(-1)).toMatch(/,yes,yes,1,1$/);
+    const bad = lifeboat(['restore-tests', '--export', 'pdf'], { env });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('format:');
   }, 120_000);
 });

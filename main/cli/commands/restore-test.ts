@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -143,4 +144,32 @@ export function registerRestoreTestCommand(program: Command): void {
       process.stdout.write((g.json ? JSON.stringify(record) : report(record)) + '\n');
       process.exitCode = record.passed ? 0 : 1;
     });
+
+  program
+    .command('restore-tests')
+    .description("the restore-test history (newest first), or the evidence for auditors with --export")
+    .argument('[job]', 'only this job (name or id)')
+    .option('--from <date>', 'only tests that ended on or after this date/time (ISO, e.g. 2026-01-01)')
+    .option('--to <date>', 'only tests that ended on or before this date/time (ISO)')
+    .option('--export <format>', 'html (print-ready report) or csv: per job and quarter, tested? passed?, then every test; default period: the last four quarters')
+    .option('--out <file>', 'write the export to this file instead of standard output')
+    .action(async (jobRef: string | undefined, o: { from?: string; to?: string; export?: string; out?: string }, cmd: Command) =>
+      withService(cmd, async (svc, g) => {
+        const jobId = jobRef === undefined ? undefined : (await findJob(svc, jobRef)).job.id;
+        const range = { ...(o.from ? { from: o.from } : {}), ...(o.to ? { to: o.to } : {}) };
+        if (o.export !== undefined) {
+          const e = await svc.exportRestoreTestEvidence({ format: o.export as 'html' | 'csv', ...(jobId !== undefined ? { jobId } : {}), ...range });
+          if (o.out) {
+            writeFileSync(o.out, e.content);
+            process.stdout.write(`${e.fileName.endsWith('.html') ? 'HTML report' : 'CSV'} written to ${o.out}\n`);
+          } else process.stdout.write(e.content);
+          return;
+        }
+        const tests = await svc.listRestoreTests({ ...(jobId !== undefined ? { jobId } : {}), ...range });
+        const line = (t: RestoreTestRecord) =>
+          `#${t.id} ${t.endedAt} ${t.passed ? 'PASSED' : 'FAILED'} ${t.jobName ?? t.repositoryLocation} snapshot ${t.snapshotId.slice(0, 8)} ${scopeText(t.scope)}: ` +
+          `${t.filesVerified}/${t.filesPlanned} verified${t.operator ? `, signed off by ${t.operator}` : ''}${t.passed ? '' : ` (${t.failures.join('; ')})`}`;
+        process.stdout.write((g.json ? JSON.stringify(tests) : tests.map(line).join('\n') || 'no restore tests') + '\n');
+      }),
+    );
 }
