@@ -119,6 +119,7 @@ describe('the restore-test wizard in Chromium', () => {
     expect(await facts.textContent()).toMatch(/^Snapshot [0-9a-f]{8}: taken .*, .* in 10 files/);
     expect(await page.getByLabel('Snapshot').locator('option').first().textContent()).toMatch(/^Latest \([0-9a-f]{8}, /);
     expect(await page.locator('[aria-current="step"]').textContent()).toContain('Job and snapshot');
+    expect(await page.locator('.job-policy').textContent()).toBe('Policy: a passing test every 90 days (due soon 14 days before); target RTO 30 min; no automatic drills.');
     await shot('restore-test-1-snapshot');
     // Keyboard: the Next button is reached with Tab and pressed with Enter; the new step's heading takes focus.
     await page.getByRole('button', { name: 'Next' }).focus();

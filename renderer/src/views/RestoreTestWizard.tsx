@@ -216,6 +216,13 @@ export function RestoreTestWizard({ jobId: initialJob }: { jobId: number | null 
                     Restore test: <RestoreTestDueBadge due={status.restoreTest} />
                   </p>
                 )}
+                {job && (
+                  <p className="help job-policy">
+                    Policy: a passing test every {job.restoreTest.cadenceDays} days (due soon {job.restoreTest.dueSoonDays} days before);
+                    {' '}target RTO {job.restoreTest.targetRtoMinutes === null ? 'not set' : `${job.restoreTest.targetRtoMinutes} min`};
+                    {' '}{job.restoreTest.drillSchedule ? <>automatic drills <code>{job.restoreTest.drillSchedule}</code></> : 'no automatic drills'}.
+                  </p>
+                )}
               </div>
               <div className="field">
                 <label htmlFor="rt-snapshot">Snapshot</label>
