@@ -7,6 +7,7 @@
  */
 import type { Job, RunKind, RunRecord, RunStatus } from './jobs.js';
 import type { OperationProgress } from './progress.js';
+import type { RestoreTestDue, RestoreTestRecord } from './restore-test.js';
 import type { Snapshot } from './repo/types.js';
 import type { StaggerWarning } from './schedule/stagger.js';
 
@@ -33,6 +34,46 @@ export interface JobStatus {
   active: RunRecord[];
   /** RPO watchdog: breached when the last success is older than the job's threshold. */
   rpo: { thresholdHours: number | null; breached: boolean; lastSuccessAt: string | null };
+  /** Whether a restore test is due (`restoreTestDue` over the job's stored tests), for the dashboard, jobs list and tray. */
+  restoreTest: RestoreTestDue;
+}
+
+/**
+ * A restore test to start for a job. Omitted settings come from the job's
+ * restore-test policy (scope) or their defaults.
+ */
+export interface RestoreTestRequest {
+  jobId: number;
+  /** Snapshot ID or unique prefix; default: the job's latest snapshot. */
+  snapshotId?: string;
+  /** A `RestoreTestScope`; default: the job's `restoreTest.scope`. */
+  scope?: unknown;
+  /** Seed of the random sample; default: a fresh random one (recorded with the evidence). */
+  seed?: number;
+  /** Absolute folder in which the sandbox is made; default: the system's temporary folder. */
+  sandboxParent?: string;
+  /** Keep the restored files afterwards (the evidence records where). */
+  keepSandbox?: boolean;
+  /** Absolute folder where the job's (single) source folder lives now, for the comparison with the source; default: where it was backed up from. */
+  sourceDir?: string;
+}
+
+/** Which restore tests to list (newest first). */
+export interface RestoreTestFilter {
+  jobId?: number;
+  /** The test run by this run. */
+  runId?: number;
+  /** ISO times bounding when the tests ended. */
+  from?: string;
+  to?: string;
+  limit?: number;
+}
+
+/** An evidence export: a file to save or show. */
+export interface EvidenceExport {
+  fileName: string;
+  mimeType: 'text/html' | 'text/csv';
+  content: string;
 }
 
 export interface RetentionPreviewEntry {
@@ -100,6 +141,22 @@ export interface LifeboatApi {
   previewRetention(jobId: number, options?: { policy?: unknown; weeks?: number }): Promise<RetentionPreview>;
   staggerAdvice(): Promise<StaggerWarning[]>;
   restore(request: RestoreRequest): Promise<RestoreSummary>;
+  /** A job's restore-test state (due, overdue, never tested, with dates) and its newest test. */
+  restoreTestStatus(jobId: number): Promise<{ due: RestoreTestDue; lastTest: RestoreTestRecord | null }>;
+  /**
+   * Starts a restore test as a run of kind `restore-test` (under the concurrency cap, sharing the
+   * repository like a backup); progress comes as `runProgress` events; the evidence is stored when
+   * it ends (find it with `listRestoreTests({ runId })`).
+   */
+  startRestoreTest(request: RestoreTestRequest): Promise<RunRecord>;
+  listRestoreTests(filter: RestoreTestFilter): Promise<RestoreTestRecord[]>;
+  /** Records the operator's sign-off (name and note) on a stored test. */
+  signOffRestoreTest(id: number, signOff: { operator: string; note?: string | null }): Promise<RestoreTestRecord>;
+  /**
+   * Evidence for auditors over a period (default: the last four quarters): per job (or all jobs) and
+   * quarter, tested? passed?, then every test in detail; as print-ready HTML or CSV.
+   */
+  exportRestoreTestEvidence(options: { format: 'html' | 'csv'; jobId?: number; from?: string; to?: string }): Promise<EvidenceExport>;
 }
 
 /** Events the service emits to every connected UI. */
@@ -112,6 +169,7 @@ export interface LifeboatEvents {
 export const API_METHODS = [
   'listRepositories', 'addRepository', 'removeRepository', 'listJobs', 'getJob', 'createJob', 'updateJob', 'deleteJob',
   'runNow', 'cancelRun', 'listRuns', 'getRunLog', 'acknowledgeRun', 'listSnapshots', 'previewSchedule', 'previewRetention', 'staggerAdvice', 'restore',
+  'restoreTestStatus', 'startRestoreTest', 'listRestoreTests', 'signOffRestoreTest', 'exportRestoreTestEvidence',
 ] as const satisfies readonly (keyof LifeboatApi)[];
 
 type MissingMethods = Exclude<keyof LifeboatApi, (typeof API_METHODS)[number]>;

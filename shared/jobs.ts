@@ -7,6 +7,7 @@ import { cronToCalendar, parseCalendar } from './schedule/calendar.js';
 import { looksLikeCron } from './schedule/cron.js';
 import { validatePolicy, type RetentionPolicy } from './retention.js';
 import { compileExcludes } from './glob.js';
+import { RESTORE_TEST_DEFAULTS, validateRestoreTestSettings, type RestoreTestSettings } from './restore-test.js';
 import {
   rejectUnknownKeys, requireBoolean, requireInt, requireObject, requireOneOf, requireString, requireStringArray, ValidationError,
 } from './validation.js';
@@ -60,6 +61,8 @@ export interface JobConfig {
   preCommand: string | null;
   postCommand: string | null;
   tags: string[];
+  /** Restore-test policy: cadence, due-soon window, target RTO, default scope, drill schedule. */
+  restoreTest: RestoreTestSettings;
 }
 
 export interface Job extends JobConfig {
@@ -70,7 +73,7 @@ export interface Job extends JobConfig {
 
 export type RunTrigger = 'schedule' | 'manual' | 'catch-up';
 export type RunStatus = 'queued' | 'running' | 'success' | 'partial' | 'failed' | 'skipped' | 'cancelled';
-export type RunKind = 'backup' | 'prune' | 'check';
+export type RunKind = 'backup' | 'prune' | 'check' | 'restore-test';
 
 /** One run of a job, as recorded (every run is, including skipped ones). */
 export interface RunRecord {
@@ -117,6 +120,7 @@ export const JOB_DEFAULTS: Omit<JobConfig, 'name' | 'repositoryId' | 'sources'> 
   preCommand: null,
   postCommand: null,
   tags: [],
+  restoreTest: RESTORE_TEST_DEFAULTS,
 };
 
 const JOB_KEYS = ['name', 'repositoryId', 'sources', ...Object.keys(JOB_DEFAULTS)] as const;
@@ -226,7 +230,17 @@ export function validateJobConfig(input: unknown): JobConfig {
     preCommand: optionalCommand(d.preCommand, 'preCommand'),
     postCommand: optionalCommand(d.postCommand, 'postCommand'),
     tags,
+    restoreTest: validateRestoreTestSettings(o.restoreTest, acceptSchedule),
   };
+}
+
+/**
+ * A stored configuration with the settings added since it was stored filled
+ * with their defaults (a job saved before restore tests existed gets the
+ * default restore-test policy). Does not validate.
+ */
+export function withJobDefaults<T extends Partial<JobConfig>>(stored: T): T & Pick<JobConfig, 'restoreTest'> {
+  return { ...stored, restoreTest: { ...RESTORE_TEST_DEFAULTS, ...stored.restoreTest } };
 }
 
 /** Applies a partial edit to a job and validates the result as a whole. */
@@ -236,5 +250,6 @@ export function applyJobPatch(current: JobConfig, patch: unknown): JobConfig {
   const merged: Record<string, unknown> = { ...current, ...p };
   if (p.sources !== undefined) merged.sources = { ...current.sources, ...requireObject(p.sources, 'sources') };
   if (p.bandwidth !== undefined) merged.bandwidth = { ...current.bandwidth, ...requireObject(p.bandwidth, 'bandwidth') };
+  if (p.restoreTest !== undefined) merged.restoreTest = { ...current.restoreTest, ...requireObject(p.restoreTest, 'restoreTest') };
   return validateJobConfig(merged);
 }

@@ -4,7 +4,7 @@
  * once at the end of each phase.
  */
 export interface OperationProgress {
-  operation: 'backup' | 'restore' | 'check';
+  operation: 'backup' | 'restore' | 'check' | 'restore-test';
   /** What is happening now: scanning sources, reading files, writing, verifying, finishing. */
   phase: 'scanning' | 'reading' | 'writing' | 'verifying' | 'finishing' | 'done';
   filesTotal: number;

@@ -19,6 +19,7 @@ import { ProgressBar } from './progress-bar.js';
 import { registerCalendarCommand } from './commands/calendar.js';
 import { registerForgetCommand } from './commands/forget.js';
 import { registerPruneCommand } from './commands/prune.js';
+import { registerRestoreTestCommand } from './commands/restore-test.js';
 import { registerServiceCommands } from './commands/service.js';
 import { parseIntOption, parseLocalTime, repositoryLocation, repositoryPassword } from './options.js';
 
@@ -264,6 +265,7 @@ export function buildProgram(): Command {
   registerCalendarCommand(program);
   registerPruneCommand(program);
   registerServiceCommands(program);
+  registerRestoreTestCommand(program);
 
   program
     .command('unlock')

@@ -83,19 +83,16 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
   try {
     lock = await RepositoryLock.acquire(repo, { exclusive: false });
     await repo.loadIndex();
+    // Lookups by path prefix, so that a long include list (a restore test's sample) costs O(depth) per node.
+    const key = (c: string[]) => c.join('\u0000');
+    const included = new Set(includes.map(key));
+    const aboveIncluded = new Set<string>();
+    for (const inc of includes) for (let i = 0; i < inc.length; i++) aboveIncluded.add(key(inc.slice(0, i)));
     const selected = (p: string): 'all' | 'ancestor' | 'none' => {
       if (includes.length === 0) return 'all';
       const c = components(p);
-      let ancestor = false;
-      for (const inc of includes) {
-        const n = Math.min(inc.length, c.length);
-        let same = true;
-        for (let i = 0; i < n; i++) if (inc[i] !== c[i]) same = false;
-        if (!same) continue;
-        if (c.length >= inc.length) return 'all';
-        ancestor = true;
-      }
-      return ancestor ? 'ancestor' : 'none';
+      for (let i = 0; i <= c.length; i++) if (included.has(key(c.slice(0, i)))) return 'all';
+      return aboveIncluded.has(key(c)) ? 'ancestor' : 'none';
     };
 
     const progress = { operation: 'restore' as const, phase: 'writing' as OperationProgress['phase'], filesTotal: 0, filesDone: 0, bytesTotal: 0, bytesDone: 0, bytesAdded: 0, bytesStored: 0, errors: 0 };

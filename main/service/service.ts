@@ -1,6 +1,11 @@
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
-import type { JobStatus, LifeboatApi, LifeboatEvents, RepositoryInfo, RestoreRequest, RestoreSummary, RetentionPreview, RunFilter } from '../../shared/api.js';
+import type {
+  EvidenceExport, JobStatus, LifeboatApi, LifeboatEvents, RepositoryInfo, RestoreRequest, RestoreSummary, RestoreTestFilter, RestoreTestRequest, RetentionPreview, RunFilter,
+} from '../../shared/api.js';
+import {
+  evidenceCsv, evidenceGrid, evidenceHtml, restoreTestDue, scopeText, validateRestoreTestScope, type RestoreTestDue, type RestoreTestRecord, type RestoreTestScope,
+} from '../../shared/restore-test.js';
 import { validatePolicy } from '../../shared/retention.js';
 import { previewRetention, simulateSnapshots } from '../../shared/retention-preview.js';
 import { applyJobPatch, validateJobConfig, type Job, type RunKind, type RunRecord } from '../../shared/jobs.js';
@@ -9,13 +14,14 @@ import type { Snapshot } from '../../shared/repo/types.js';
 import { nextElapses, normalizeCalendar, parseCalendar } from '../../shared/schedule/calendar.js';
 import { next, type ScheduleDecision } from '../../shared/schedule/next-run.js';
 import { staggerAdvice } from '../../shared/schedule/stagger.js';
-import { requireInt, requireString, ValidationError } from '../../shared/validation.js';
+import { requireBoolean, requireInt, requireOneOf, requireString, ValidationError } from '../../shared/validation.js';
 import { backup } from '../engine/backup.js';
 import { check } from '../engine/check.js';
 import { OperationCancelledError } from '../engine/errors.js';
 import { forget } from '../engine/forget.js';
 import { prune } from '../engine/prune.js';
-import { Repository } from '../engine/repository.js';
+import { PROGRAM_VERSION, Repository } from '../engine/repository.js';
+import { restoreTest, type SourceLocation } from '../engine/restore-test.js';
 import { restore } from '../engine/restore.js';
 import { openTarget, type OpenTargetOptions } from '../engine/targets/open-target.js';
 import { RetryingTarget } from '../engine/targets/retry.js';
@@ -56,6 +62,18 @@ interface ActiveRun {
   controller: AbortController;
   readingDone: boolean;
   done: Promise<void>;
+  /** For a restore-test run: what to test (validated). */
+  restoreTest?: RestoreTestPlan;
+}
+
+/** A validated restore-test request, as a run carries it out. */
+interface RestoreTestPlan {
+  snapshotId: string | null;
+  scope: RestoreTestScope;
+  seed?: number;
+  sandboxParent?: string;
+  keepSandbox: boolean;
+  sourceDir?: string;
 }
 
 type EventName = keyof LifeboatEvents;
@@ -124,6 +142,8 @@ export class LifeboatService implements LifeboatApi {
       // A prune pass on its own schedule; a waiting one queues behind the job's other prune runs.
       if (job.pruneSchedule) plans.push(['prune', next(now, { ...job, schedule: job.pruneSchedule, overlap: 'queue' }, this.history(job, 'prune'), this.timeZone)]);
       if (job.checkSchedule) plans.push(['check', next(now, { ...job, schedule: job.checkSchedule, overlap: 'queue' }, this.history(job, 'check'), this.timeZone)]);
+      // Restore drills on their own schedule; a drill still going when the next is due skips it.
+      if (job.restoreTest.drillSchedule) plans.push(['restore-test', next(now, { ...job, schedule: job.restoreTest.drillSchedule, overlap: 'skip' }, this.history(job, 'restore-test'), this.timeZone)]);
       for (const [kind, d] of plans) {
         decisions.push(d);
         if (d.kind === 'wait') continue;
@@ -134,7 +154,7 @@ export class LifeboatService implements LifeboatApi {
           this.changed(r.id);
           continue;
         }
-        this.enqueue(job, kind, d.trigger, scheduledFor, d.reason);
+        this.enqueue(job, kind, d.trigger, scheduledFor, d.reason, kind === 'restore-test' ? { snapshotId: null, scope: job.restoreTest.scope, keepSandbox: false } : undefined);
       }
     }
     return decisions;
@@ -185,11 +205,11 @@ export class LifeboatService implements LifeboatApi {
 
   // ---- runs
 
-  private enqueue(job: Job, kind: RunKind, trigger: RunRecord['trigger'], scheduledFor: string | null, reason: string): RunRecord {
+  private enqueue(job: Job, kind: RunKind, trigger: RunRecord['trigger'], scheduledFor: string | null, reason: string, plan?: RestoreTestPlan): RunRecord {
     const record = this.db.runs.create({ jobId: job.id, kind, trigger, scheduledFor, status: 'queued', reason, phase: 'waiting for a free slot' });
     this.appendLog(record.id, `queued (${trigger}): ${reason}`);
     const controller = new AbortController();
-    const a: ActiveRun = { record, controller, readingDone: false, done: Promise.resolve() };
+    const a: ActiveRun = { record, controller, readingDone: false, done: Promise.resolve(), ...(plan ? { restoreTest: plan } : {}) };
     this.active.set(record.id, a);
     a.done = this.execute(job, a).finally(() => {
       this.active.delete(record.id);
@@ -221,8 +241,8 @@ export class LifeboatService implements LifeboatApi {
         this.changed(id);
       }
       releaseSlot = await Promise.race([slot, aborted(signal)]);
-      // Maintenance (prune, check) has the repository to itself; backups share it.
-      const exclusive = a.record.kind !== 'backup';
+      // Maintenance (prune, check) has the repository to itself; backups and restore tests share it.
+      const exclusive = a.record.kind === 'prune' || a.record.kind === 'check';
       const g = this.gate.describe(job.repositoryId);
       if (g.writer || (exclusive && g.readers > 0)) {
         this.db.runs.update(id, { phase: exclusive ? 'waiting for backups on this repository to finish' : 'waiting for maintenance on this repository to finish' });
@@ -235,6 +255,7 @@ export class LifeboatService implements LifeboatApi {
 
       if (a.record.kind === 'backup') await this.runBackup(job, a);
       else if (a.record.kind === 'prune') await this.runPrune(job, id);
+      else if (a.record.kind === 'restore-test') await this.runRestoreTest(job, a);
       else await this.runCheck(job, id, signal);
     } catch (e) {
       const cancelled = e instanceof OperationCancelledError || signal.aborted;
@@ -391,6 +412,74 @@ export class LifeboatService implements LifeboatApi {
     this.db.runs.update(id, { status: 'success', endedAt: this.now().toISOString(), phase: null });
   }
 
+  private async runRestoreTest(job: Job, a: ActiveRun): Promise<void> {
+    const id = a.record.id;
+    const signal = a.controller.signal;
+    const plan = a.restoreTest ?? { snapshotId: null, scope: job.restoreTest.scope, keepSandbox: false };
+    const repoInfo = this.db.repositories.get(job.repositoryId);
+    const outcome = await this.withRepository(job.repositoryId, job, async (repo) => {
+      this.db.runs.update(id, { phase: 'choosing the snapshot and the sample' });
+      const snapshot = plan.snapshotId
+        ? await repo.findSnapshot(plan.snapshotId)
+        : await repo.findSnapshot('latest', (s) => JSON.stringify([...s.paths].sort()) === JSON.stringify([...job.sources.paths].sort())).catch(() => {
+            throw new Error(`job "${job.name}" has no snapshot to test yet; run a backup first`);
+          });
+      this.db.runs.update(id, { snapshotId: snapshot.id });
+      this.appendLog(id, `restore test of snapshot ${snapshot.id.slice(0, 8)} (${snapshot.time}): ${scopeText(plan.scope)}`);
+      let source: SourceLocation = { kind: 'same-paths' };
+      if (plan.sourceDir) {
+        if (snapshot.paths.length !== 1) throw new ValidationError('sourceDir', `snapshot ${snapshot.id.slice(0, 8)} has ${snapshot.paths.length} paths; a source folder can stand for exactly one`);
+        source = { kind: 'moved', livePath: plan.sourceDir };
+      }
+      return restoreTest(repo, snapshot, {
+        scope: plan.scope,
+        ...(plan.seed !== undefined ? { seed: plan.seed } : {}),
+        ...(plan.sandboxParent ? { sandboxParent: plan.sandboxParent } : {}),
+        keepSandbox: plan.keepSandbox,
+        source,
+        targetRtoMinutes: job.restoreTest.targetRtoMinutes,
+        ...(this.opts.workers ? { workers: this.opts.workers } : {}),
+        signal,
+        now: this.now,
+        onProgress: (p) => {
+          const phase = p.phase === 'writing' ? 'restoring into the sandbox' : p.phase === 'verifying' ? 'verifying restored files' : p.phase === 'done' ? 'recording the evidence' : 'reading the snapshot';
+          if (phase !== a.record.phase) {
+            a.record = { ...a.record, phase };
+            this.db.runs.update(id, { phase });
+            this.appendLog(id, `phase: ${phase}`);
+            this.changed(id);
+          }
+          this.emit('runProgress', { runId: id, jobId: job.id, progress: p });
+        },
+      });
+    });
+    const record = this.db.restoreTests.add({
+      ...outcome,
+      jobId: job.id,
+      jobName: job.name,
+      runId: id,
+      trigger: a.record.trigger,
+      repositoryLocation: repoInfo?.location ?? String(job.repositoryId),
+    });
+    for (const m of outcome.mismatches) this.appendLog(id, `mismatch: ${m.path}: ${m.reason}`);
+    for (const m of outcome.notRestored) this.appendLog(id, `not restored: ${m.path}: ${m.reason}`);
+    this.appendLog(
+      id,
+      `restore test #${record.id} ${outcome.passed ? 'PASSED' : 'FAILED'}: ${outcome.filesVerified}/${outcome.filesPlanned} files verified (${outcome.bytesRestored} bytes), ` +
+        `${outcome.filesComparedWithSource} compared with the source, in ${outcome.durationMs} ms${outcome.passed ? '' : `; ${outcome.failures.join('; ')}`}`,
+    );
+    const problems = outcome.mismatches.length + outcome.notRestored.length;
+    this.db.runs.update(id, {
+      status: outcome.passed ? 'success' : 'failed',
+      error: outcome.passed ? null : `restore test failed: ${outcome.failures.join('; ')}`,
+      bytesProcessed: outcome.bytesRestored,
+      filesUnmodified: outcome.filesVerified,
+      errorCount: problems,
+      endedAt: this.now().toISOString(),
+      phase: null,
+    });
+  }
+
   private progress(job: Job, a: ActiveRun, p: OperationProgress): void {
     if (p.phase === 'finishing' || p.phase === 'done') {
       if (!a.readingDone) {
@@ -496,7 +585,12 @@ export class LifeboatService implements LifeboatApi {
       nextRunReason: d.kind === 'wait' ? d.reason : `due now: ${d.reason}`,
       active: this.db.runs.active(job.id),
       rpo: { thresholdHours: job.rpoHours, breached, lastSuccessAt },
+      restoreTest: this.restoreTestDueOf(job),
     };
+  }
+
+  private restoreTestDueOf(job: Job): RestoreTestDue {
+    return restoreTestDue(this.now(), job, this.db.restoreTests.history(job.id));
   }
 
   async createJob(config: unknown): Promise<Job> {
@@ -527,8 +621,8 @@ export class LifeboatService implements LifeboatApi {
 
   async runNow(jobId: number, kind: RunKind = 'backup'): Promise<RunRecord> {
     const job = this.requireJob(jobId);
-    if (kind !== 'backup' && kind !== 'prune' && kind !== 'check') throw new ValidationError('kind', 'must be backup, prune or check');
-    return this.enqueue(job, kind, 'manual', null, 'started by hand');
+    if (kind !== 'backup' && kind !== 'prune' && kind !== 'check' && kind !== 'restore-test') throw new ValidationError('kind', 'must be backup, prune, check or restore-test');
+    return this.enqueue(job, kind, 'manual', null, 'started by hand', kind === 'restore-test' ? { snapshotId: null, scope: job.restoreTest.scope, keepSandbox: false } : undefined);
   }
 
   async cancelRun(runId: number): Promise<RunRecord> {
@@ -576,6 +670,79 @@ export class LifeboatService implements LifeboatApi {
     } finally {
       release();
     }
+  }
+
+  // ---- API: restore tests
+
+  async restoreTestStatus(jobId: number): Promise<{ due: RestoreTestDue; lastTest: RestoreTestRecord | null }> {
+    const job = this.requireJob(jobId);
+    return { due: this.restoreTestDueOf(job), lastTest: this.db.restoreTests.list({ jobId: job.id, limit: 1 })[0] ?? null };
+  }
+
+  async startRestoreTest(request: RestoreTestRequest): Promise<RunRecord> {
+    if (typeof request !== 'object' || request === null) throw new ValidationError('request', 'must be an object');
+    const job = this.requireJob(request.jobId);
+    const known = ['jobId', 'snapshotId', 'scope', 'seed', 'sandboxParent', 'keepSandbox', 'sourceDir'];
+    for (const k of Object.keys(request)) if (!known.includes(k)) throw new ValidationError(k, 'is not a known setting of a restore test');
+    let snapshotId: string | null = null;
+    if (request.snapshotId !== undefined && request.snapshotId !== 'latest') {
+      snapshotId = requireString(request.snapshotId, 'snapshotId').trim().toLowerCase();
+      if (!/^[0-9a-f]{4,64}$/.test(snapshotId)) throw new ValidationError('snapshotId', 'must be a snapshot ID (at least 4 hex digits) or "latest"');
+    }
+    const absolute = (v: unknown, field: string) => {
+      const p = requireString(v, field, { max: 4096 });
+      if (!p.startsWith('/') && !/^[a-zA-Z]:[\\/]/.test(p)) throw new ValidationError(field, 'must be an absolute path');
+      return p;
+    };
+    const plan: RestoreTestPlan = {
+      snapshotId,
+      scope: request.scope === undefined ? job.restoreTest.scope : validateRestoreTestScope(request.scope, 'scope'),
+      keepSandbox: request.keepSandbox === undefined ? false : requireBoolean(request.keepSandbox, 'keepSandbox'),
+      ...(request.seed !== undefined ? { seed: requireInt(request.seed, 'seed', 0, 2 ** 31 - 1) } : {}),
+      ...(request.sandboxParent !== undefined ? { sandboxParent: absolute(request.sandboxParent, 'sandboxParent') } : {}),
+      ...(request.sourceDir !== undefined ? { sourceDir: absolute(request.sourceDir, 'sourceDir') } : {}),
+    };
+    if (plan.sourceDir && job.sources.paths.length !== 1) throw new ValidationError('sourceDir', `job "${job.name}" backs up ${job.sources.paths.length} paths; a source folder can stand for exactly one`);
+    return this.enqueue(job, 'restore-test', 'manual', null, `restore test started by hand (${scopeText(plan.scope)})`, plan);
+  }
+
+  async listRestoreTests(filter: RestoreTestFilter): Promise<RestoreTestRecord[]> {
+    const f = filter ?? {};
+    return this.db.restoreTests.list({
+      ...(f.jobId !== undefined ? { jobId: requireInt(f.jobId, 'jobId', 1, Number.MAX_SAFE_INTEGER) } : {}),
+      ...(f.runId !== undefined ? { runId: requireInt(f.runId, 'runId', 1, Number.MAX_SAFE_INTEGER) } : {}),
+      ...(f.from !== undefined ? { from: isoTime(f.from, 'from') } : {}),
+      ...(f.to !== undefined ? { to: isoTime(f.to, 'to') } : {}),
+      ...(f.limit !== undefined ? { limit: requireInt(f.limit, 'limit', 1, 100_000) } : {}),
+    });
+  }
+
+  async signOffRestoreTest(id: number, signOff: { operator: string; note?: string | null }): Promise<RestoreTestRecord> {
+    requireInt(id, 'id', 1, Number.MAX_SAFE_INTEGER);
+    if (typeof signOff !== 'object' || signOff === null) throw new ValidationError('signOff', 'must be an object');
+    const operator = requireString(signOff.operator, 'operator', { max: 200 }).trim();
+    const note = signOff.note === undefined || signOff.note === null || signOff.note.trim() === '' ? null : requireString(signOff.note, 'note', { max: 10_000 }).trim();
+    if (!this.db.restoreTests.get(id)) throw new ValidationError('id', `no restore test with id ${id}`);
+    return this.db.restoreTests.signOff(id, operator, note, this.now());
+  }
+
+  async exportRestoreTestEvidence(options: { format: 'html' | 'csv'; jobId?: number; from?: string; to?: string }): Promise<EvidenceExport> {
+    if (typeof options !== 'object' || options === null) throw new ValidationError('options', 'must be an object');
+    const format = requireOneOf(options.format, 'format', ['html', 'csv'] as const);
+    const job = options.jobId === undefined ? undefined : this.requireJob(options.jobId);
+    const now = this.now();
+    const to = options.to === undefined ? now.toISOString() : isoTime(options.to, 'to');
+    // Default period: this quarter and the three before it.
+    const toDate = new Date(to);
+    const from = options.from === undefined ? new Date(Date.UTC(toDate.getUTCFullYear(), Math.floor(toDate.getUTCMonth() / 3) * 3 - 9, 1)).toISOString() : isoTime(options.from, 'from');
+    if (from > to) throw new ValidationError('from', 'must not be after "to"');
+    const tests = this.db.restoreTests.list({ ...(job ? { jobId: job.id } : {}), from, to });
+    const names = job ? [job.name] : this.db.jobs.list().map((j) => j.name);
+    const grid = evidenceGrid(names, tests, from, to);
+    const base = `lifeboat-restore-evidence-${job ? job.name.replace(/[^A-Za-z0-9._-]+/g, '_') + '-' : ''}${from.slice(0, 10)}-to-${to.slice(0, 10)}`;
+    return format === 'html'
+      ? { fileName: `${base}.html`, mimeType: 'text/html', content: evidenceHtml(grid, tests, now.toISOString(), PROGRAM_VERSION) }
+      : { fileName: `${base}.csv`, mimeType: 'text/csv', content: evidenceCsv(grid, tests) };
   }
 
   // ---- API: previews
@@ -633,6 +800,14 @@ export class LifeboatService implements LifeboatApi {
 
 function toRepositoryInfo(r: { id: number; name: string; location: string; passwordRef: string | null; repositoryId: string | null; createdAt: string }): RepositoryInfo {
   return { id: r.id, name: r.name, location: r.location, passwordRef: r.passwordRef, repositoryId: r.repositoryId, createdAt: r.createdAt };
+}
+
+/** An ISO-8601 time from the UI, in `toISOString()` form; ValidationError naming `field` otherwise. */
+function isoTime(v: unknown, field: string): string {
+  const s = requireString(v, field, { max: 40 });
+  const t = Date.parse(s);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(s) || Number.isNaN(t)) throw new ValidationError(field, `${JSON.stringify(s)} is not an ISO-8601 date or time`);
+  return new Date(t).toISOString();
 }
 
 function aborted(signal: AbortSignal): Promise<never> {

@@ -4,6 +4,7 @@ import { assertValidMigrationList, migrate, readSchemaVersion } from './migrate.
 import { MIGRATIONS, type Migration } from './migrations/index.js';
 import { JobStore } from './jobs.js';
 import { RepositoryStore } from './repositories.js';
+import { RestoreTestStore } from './restore-tests.js';
 import { RunStore } from './runs.js';
 import { SettingsStore } from './settings.js';
 
@@ -39,6 +40,8 @@ export interface LifeboatDatabase {
   readonly jobs: JobStore;
   /** The `runs` table (schema 2); created on first use like {@link jobs}. */
   readonly runs: RunStore;
+  /** The `restore_tests` table (schema 3): restore-test evidence; created on first use like {@link jobs}. */
+  readonly restoreTests: RestoreTestStore;
   /**
    * Run `fn` in one transaction (committed when it returns, rolled back if
    * it throws) and return its result. Nested calls become savepoints. `fn`
@@ -100,6 +103,7 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): L
     const now = options.now;
     let jobs: JobStore | undefined;
     let runs: RunStore | undefined;
+    let restoreTests: RestoreTestStore | undefined;
     return {
       path,
       connection,
@@ -111,6 +115,9 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): L
       },
       get runs(): RunStore {
         return (runs ??= new RunStore(connection, now));
+      },
+      get restoreTests(): RestoreTestStore {
+        return (restoreTests ??= new RestoreTestStore(connection));
       },
       transaction: <T>(fn: () => T): T => connection.transaction(fn)(),
       close() {

@@ -1,5 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3';
-import type { Job, JobConfig } from '../../shared/jobs.js';
+import { withJobDefaults, type Job, type JobConfig } from '../../shared/jobs.js';
 import { ValidationError } from '../../shared/validation.js';
 import { DuplicateValueError, RecordNotFoundError } from './errors.js';
 
@@ -176,7 +176,8 @@ function serialiseConfig(config: JobConfig): string {
 }
 
 function toJob(row: JobRow): Job {
-  const config = JSON.parse(row.config) as JobConfig;
+  // Jobs stored before a setting existed read back with its default.
+  const config = withJobDefaults(JSON.parse(row.config) as JobConfig);
   return {
     id: row.id,
     ...config,

@@ -6,11 +6,13 @@ import { Dashboard } from './views/Dashboard.js';
 import { JobsList } from './views/JobsList.js';
 import { JobEditor } from './views/JobEditor.js';
 import { Activity } from './views/Activity.js';
+import { RestoreTestWizard } from './views/RestoreTestWizard.js';
 
 const NAV: { label: string; route: Route; views: Route['view'][] }[] = [
   { label: 'Dashboard', route: { view: 'dashboard' }, views: ['dashboard'] },
   { label: 'Jobs', route: { view: 'jobs' }, views: ['jobs', 'job-new', 'job-edit'] },
   { label: 'Activity', route: { view: 'activity', runId: null }, views: ['activity'] },
+  { label: 'Restore test', route: { view: 'restore-test', jobId: null }, views: ['restore-test'] },
 ];
 
 export function App() {
@@ -57,6 +59,7 @@ export function App() {
         {route.view === 'job-new' && <JobEditor jobId={null} />}
         {route.view === 'job-edit' && <JobEditor key={route.jobId} jobId={route.jobId} />}
         {route.view === 'activity' && <Activity runId={route.runId} />}
+        {route.view === 'restore-test' && <RestoreTestWizard key={route.jobId ?? 0} jobId={route.jobId} />}
       </main>
     </NoticeContext.Provider>
   );

@@ -6,7 +6,8 @@ export type Route =
   | { view: 'jobs' }
   | { view: 'job-new' }
   | { view: 'job-edit'; jobId: number }
-  | { view: 'activity'; runId: number | null };
+  | { view: 'activity'; runId: number | null }
+  | { view: 'restore-test'; jobId: number | null };
 
 export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean);
@@ -17,6 +18,7 @@ export function parseRoute(hash: string): Route {
     return jobId ? { view: 'job-edit', jobId } : { view: 'jobs' };
   }
   if (parts[0] === 'activity') return { view: 'activity', runId: id(parts[1]) };
+  if (parts[0] === 'restore-test') return { view: 'restore-test', jobId: id(parts[1]) };
   return { view: 'dashboard' };
 }
 
@@ -32,6 +34,8 @@ export function href(route: Route): string {
       return `#/jobs/${route.jobId}`;
     case 'activity':
       return route.runId ? `#/activity/${route.runId}` : '#/activity';
+    case 'restore-test':
+      return route.jobId ? `#/restore-test/${route.jobId}` : '#/restore-test';
   }
 }
 

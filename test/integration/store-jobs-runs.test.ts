@@ -72,6 +72,7 @@ function config(overrides: Partial<JobConfig> = {}): JobConfig {
     preCommand: 'mysqldump site > /var/www/dump.sql',
     postCommand: null,
     tags: ['web'],
+    restoreTest: { cadenceDays: 30, dueSoonDays: 7, targetRtoMinutes: 240, scope: { kind: 'percent', percent: 5 }, drillSchedule: 'Sat 05:00' },
     ...overrides,
   };
 }

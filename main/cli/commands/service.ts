@@ -59,7 +59,7 @@ async function createService(g: ServiceGlobals) {
 }
 
 /** Runs `fn` with a service over the data folder, then stops the service and closes the database. */
-async function withService<T>(cmd: Command, fn: (svc: LifeboatService, g: ServiceGlobals) => Promise<T>): Promise<T> {
+export async function withService<T>(cmd: Command, fn: (svc: LifeboatService, g: ServiceGlobals) => Promise<T>): Promise<T> {
   const g = cmd.optsWithGlobals() as ServiceGlobals;
   const { db, svc } = await createService(g);
   try {
@@ -95,7 +95,8 @@ function parseSettings(pairs: string[]): Record<string, unknown> {
   return out;
 }
 
-async function findJob(svc: LifeboatService, ref: string): Promise<JobStatus> {
+/** The job named `ref` (or with that id), or a ValidationError naming the field `job`. */
+export async function findJob(svc: LifeboatService, ref: string): Promise<JobStatus> {
   const all = await svc.listJobs();
   const j = all.find((s) => s.job.name === ref || String(s.job.id) === ref);
   if (!j) throw new ValidationError('job', `no job named ${JSON.stringify(ref)}`);
@@ -172,7 +173,7 @@ export function registerServiceCommands(program: Command): void {
       withService(cmd, async (svc, g) => {
         const all = await svc.listJobs();
         print(g, all, () =>
-          all.map((s) => `#${s.job.id} ${s.job.name}: ${s.job.enabled ? '' : '(disabled) '}last ${s.lastRun ? s.lastRun.status : 'never'}, next ${s.nextRun ?? '-'}${s.rpo.breached ? ' RPO BREACHED' : ''}`).join('\n') || 'no jobs',
+          all.map((s) => `#${s.job.id} ${s.job.name}: ${s.job.enabled ? '' : '(disabled) '}last ${s.lastRun ? s.lastRun.status : 'never'}, next ${s.nextRun ?? '-'}${s.rpo.breached ? ' RPO BREACHED' : ''}; restore test: ${s.restoreTest.message}`).join('\n') || 'no jobs',
         );
       }),
     );

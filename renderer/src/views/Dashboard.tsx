@@ -7,6 +7,7 @@ import { useLifeboatEvent, useOnReconnect } from '../events.js';
 import { bytes, dateTime, duration, relative, runDuration } from '../format.js';
 import { href } from '../router.js';
 import { PageHeading } from '../components/PageHeading.js';
+import { RestoreTestDueBadge } from '../components/RestoreTestDueBadge.js';
 import { RunProgress } from '../components/RunProgress.js';
 import { StatusBadge } from '../components/StatusBadge.js';
 import { useNotice } from '../components/Notice.js';
@@ -68,6 +69,7 @@ export function Dashboard() {
               <th scope="col">Last run</th>
               <th scope="col">Next run</th>
               <th scope="col">RPO</th>
+              <th scope="col">Restore test</th>
               <th scope="col"><span className="visually-hidden">Actions</span></th>
             </tr>
           </thead>
@@ -155,6 +157,12 @@ function JobRows({ status: s, progress, onStarted }: { status: JobStatus; progre
             </div>
           )}
         </td>
+        <td className="restore-test">
+          <RestoreTestDueBadge due={s.restoreTest} />
+          <a className="small" href={href({ view: 'restore-test', jobId: s.job.id })} aria-label={`Test a restore of ${s.job.name}`}>
+            Test a restore
+          </a>
+        </td>
         <td className="actions">
           <button type="button" onClick={runNow} disabled={starting} aria-label={`Run ${s.job.name} now`}>
             {starting ? 'Starting…' : 'Run now'}
@@ -163,7 +171,7 @@ function JobRows({ status: s, progress, onStarted }: { status: JobStatus; progre
       </tr>
       {s.active.map((r) => (
         <tr key={r.id} className="active-run">
-          <td colSpan={6}>
+          <td colSpan={7}>
             <span className="small">
               Run {r.id} ({r.trigger}):
             </span>{' '}

@@ -2,6 +2,7 @@ import { api } from '../api.js';
 import { count, dateTime } from '../format.js';
 import { href } from '../router.js';
 import { PageHeading } from '../components/PageHeading.js';
+import { RestoreTestDueBadge } from '../components/RestoreTestDueBadge.js';
 import { useLoad } from '../useLoad.js';
 
 /** Every job with its settings at a glance; each opens the editor. */
@@ -37,11 +38,12 @@ export function JobsList() {
               <th scope="col">Overlap</th>
               <th scope="col">Workers</th>
               <th scope="col">Bandwidth</th>
+              <th scope="col">Restore test</th>
               <th scope="col">Updated</th>
             </tr>
           </thead>
           <tbody>
-            {d.jobs.map(({ job }) => (
+            {d.jobs.map(({ job, restoreTest }) => (
               <tr key={job.id}>
                 <th scope="row">
                   <a href={href({ view: 'job-edit', jobId: job.id })}>{job.name}</a>
@@ -56,6 +58,10 @@ export function JobsList() {
                 <td>{job.overlap}</td>
                 <td>{job.uploadWorkers}</td>
                 <td>{job.bandwidth.limitKiBps === null ? 'unlimited' : `${count(job.bandwidth.limitKiBps)} KiB/s`}</td>
+                <td className="restore-test">
+                  <RestoreTestDueBadge due={restoreTest} withMessage={false} />
+                  <div className="small muted">every {job.restoreTest.cadenceDays} days</div>
+                </td>
                 <td>{dateTime(job.updatedAt)}</td>
               </tr>
             ))}
