@@ -47,6 +47,17 @@ describe('bandwidth limits', () => {
     expect(seconds).toBeLessThan(2);
   });
 
+  it('applies a raised limit within a second even to transfers already waiting (16 parallel uploads)', async () => {
+    // 16 uploads at 64 KiB/s each owe a slice: the last in line would wait 16 s at the old rate.
+    const bucket = SharedTokenBucket.create(64 * 1024);
+    const start = performance.now();
+    const transfers = Promise.all(Array.from({ length: 16 }, () => payBandwidth([bucket], 128 * 1024)));
+    setTimeout(() => bucket.setRate(8 * MiB), 500);
+    await transfers;
+    // 2 MiB at the new 8 MiB/s is a quarter second; the old rate would need 32 s.
+    expect((performance.now() - start) / 1000).toBeLessThan(1.5);
+  });
+
   it('is shared with worker threads: together they stay within the limit', async () => {
     const bucket = SharedTokenBucket.create(4096 * 1024);
     const api = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
