@@ -132,6 +132,18 @@ describe('retries', () => {
     expect(inner.calls).toBe(3);
   });
 
+  it('once an operation spent the budget, later ones get a single attempt until the target answers again', async () => {
+    const inner = flaky(5, code('ECONNREFUSED'));
+    const t = new RetryingTarget(inner, { attempts: 4, baseDelayMs: 1 });
+    await expect(t.save({ type: 'data', name: id(3) }, Buffer.from('x'))).rejects.toThrow('failed after 4 attempts');
+    expect(inner.calls).toBe(4);
+    await expect(t.save({ type: 'locks', name: id(4) }, Buffer.from('x'))).rejects.toThrow(/^saving locks\/000000000000 on flaky-target failed \(still unreachable after an earlier operation spent 4 attempts\): simulated ECONNREFUSED$/);
+    expect(inner.calls).toBe(5);
+    // It answers again.
+    await t.save({ type: 'data', name: id(5) }, Buffer.from('x'));
+    expect(inner.calls).toBe(6);
+  });
+
   it('passes "not found" through untouched and unretried', async () => {
     const t = new RetryingTarget(flaky(0, code('EIO')), { baseDelayMs: 1 });
     await expect(t.load({ type: 'data', name: id(1) }, 0, 0, (b) => b)).rejects.toBeInstanceOf(NotFoundError);
