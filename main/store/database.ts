@@ -3,6 +3,7 @@ import { DatabaseFromTheFutureError } from './errors.js';
 import { assertValidMigrationList, migrate, readSchemaVersion } from './migrate.js';
 import { MIGRATIONS, type Migration } from './migrations/index.js';
 import { JobStore } from './jobs.js';
+import { RepositoryCredentialStore } from './credentials.js';
 import { RepositoryStore } from './repositories.js';
 import { RunStore } from './runs.js';
 import { SettingsStore } from './settings.js';
@@ -39,6 +40,8 @@ export interface LifeboatDatabase {
   readonly jobs: JobStore;
   /** The `runs` table (schema 2); created on first use like {@link jobs}. */
   readonly runs: RunStore;
+  /** The `repository_credentials` table (secret references only); created on first use like {@link jobs}. */
+  readonly credentials: RepositoryCredentialStore;
   /**
    * Run `fn` in one transaction (committed when it returns, rolled back if
    * it throws) and return its result. Nested calls become savepoints. `fn`
@@ -100,6 +103,7 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): L
     const now = options.now;
     let jobs: JobStore | undefined;
     let runs: RunStore | undefined;
+    let credentials: RepositoryCredentialStore | undefined;
     return {
       path,
       connection,
@@ -111,6 +115,9 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): L
       },
       get runs(): RunStore {
         return (runs ??= new RunStore(connection, now));
+      },
+      get credentials(): RepositoryCredentialStore {
+        return (credentials ??= new RepositoryCredentialStore(connection));
       },
       transaction: <T>(fn: () => T): T => connection.transaction(fn)(),
       close() {

@@ -1,6 +1,7 @@
 import type { Migration } from './types.js';
 import { migration as m001 } from './001-repositories-and-settings.js';
 import { migration as m002 } from './002-jobs-and-runs.js';
+import { migration as m003 } from './003-repository-credentials.js';
 
 export type { Migration } from './types.js';
 
@@ -9,7 +10,7 @@ export type { Migration } from './types.js';
  * unit test checks this and that every `NNN-*.ts` file here is listed).
  * Append new migrations; never reorder, renumber or edit released ones.
  */
-export const MIGRATIONS: readonly Migration[] = Object.freeze([m001, m002]);
+export const MIGRATIONS: readonly Migration[] = Object.freeze([m001, m002, m003]);
 
 /** The schema version this build of Lifeboat creates and understands. */
 export const LATEST_SCHEMA_VERSION: number = MIGRATIONS.at(-1)?.version ?? 0;
