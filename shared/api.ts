@@ -5,6 +5,7 @@
  * names a channel as a string. Every argument is validated in main: the
  * renderer is untrusted.
  */
+import type { CredentialField, RepositoryCredentials } from './credentials.js';
 import type { Job, RunKind, RunRecord, RunStatus } from './jobs.js';
 import type { OperationProgress } from './progress.js';
 import type { RestoreTestDue, RestoreTestRecord } from './restore-test.js';
@@ -17,6 +18,8 @@ export interface RepositoryInfo {
   name: string;
   location: string;
   passwordRef: string | null;
+  /** Which target credentials are stored for it (in the secret store; only references in the database). Never their values. */
+  credentials: CredentialField[];
   /** restic's repository ID, once the repository has been opened. */
   repositoryId: string | null;
   createdAt: string;
@@ -117,8 +120,18 @@ export interface LifeboatApi {
   /**
    * Registers a repository; with `create`, initialises a new one there first. Give `password` (stored
    * in the secret store; never returned or logged) or `passwordRef` (where it is already kept).
+   * The target's credentials likewise: `credentials` (secrets, put in the secret store) or
+   * `credentialRefs` (references), per field; the service opens the target with them.
    */
-  addRepository(input: { name: string; location: string; password?: string; passwordRef?: string; create?: boolean }): Promise<RepositoryInfo>;
+  addRepository(input: {
+    name: string;
+    location: string;
+    password?: string;
+    passwordRef?: string;
+    create?: boolean;
+    credentials?: RepositoryCredentials;
+    credentialRefs?: RepositoryCredentials;
+  }): Promise<RepositoryInfo>;
   removeRepository(id: number): Promise<void>;
   listJobs(): Promise<JobStatus[]>;
   getJob(id: number): Promise<JobStatus>;

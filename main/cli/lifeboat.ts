@@ -72,6 +72,7 @@ export function buildProgram(): Command {
     .option('--workers <n>', 'engine worker threads (default: one per core)')
     .option('--limit-upload <kib>', 'limit uploads to this many KiB/s')
     .option('--limit-download <kib>', 'limit downloads to this many KiB/s')
+    .option('--transfer-thread', "run the repository's transfers (uploads, downloads) in a thread of their own")
     .option('--sftp-key <file>', 'sftp: private key file (default: ssh-agent)')
     .option('--sftp-key-passphrase-file <file>', "sftp: the key's passphrase (env LIFEBOAT_SFTP_KEY_PASSPHRASE)")
     .option('--sftp-password-file <file>', 'sftp: password (env LIFEBOAT_SFTP_PASSWORD)')

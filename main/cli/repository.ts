@@ -5,6 +5,8 @@ import { openTarget, type OpenTargetOptions } from '../engine/targets/open-targe
 import { RetryingTarget } from '../engine/targets/retry.js';
 import type { StorageTarget } from '../engine/targets/target.js';
 import { ThrottledTarget } from '../engine/targets/throttle.js';
+import { redactLocation } from '../engine/targets/sftp.js';
+import { WorkerTarget } from '../engine/targets/worker-target.js';
 import { resolveDataDir } from '../service/data-dir.js';
 import { SharedTokenBucket } from '../../workers/engine/token-bucket.js';
 import { parseIntOption, repositoryLocation, repositoryPassword, UsageError, type RepoOptions } from './options.js';
@@ -19,6 +21,7 @@ export interface RepositoryFlags extends RepoOptions {
   s3PathStyle?: boolean;
   limitUpload?: string;
   limitDownload?: string;
+  transferThread?: boolean;
 }
 
 function readSecretFile(file: string, field: string): string {
@@ -66,10 +69,27 @@ export function targetOptions(g: RepositoryFlags, env: NodeJS.ProcessEnv = proce
 
 /** The repository's target, with retries on transient errors and the bandwidth limits asked for. */
 export function cliTarget(g: RepositoryFlags, connections?: number): StorageTarget {
-  let target: StorageTarget = openTarget(repositoryLocation(g), { ...targetOptions(g), ...(connections ? { connections } : {}) });
+  const location = repositoryLocation(g);
+  const options = { ...targetOptions(g), ...(connections ? { connections } : {}) };
   const up = g.limitUpload === undefined ? 0 : parseIntOption(g.limitUpload, 'limit-upload', 1, 10 * 1024 * 1024);
   const down = g.limitDownload === undefined ? 0 : parseIntOption(g.limitDownload, 'limit-download', 1, 10 * 1024 * 1024);
-  if (up || down) target = new ThrottledTarget(target, [SharedTokenBucket.create(up * 1024)], [SharedTokenBucket.create(down * 1024)]);
+  const upload = up ? [SharedTokenBucket.create(up * 1024)] : [];
+  const download = down ? [SharedTokenBucket.create(down * 1024)] : [];
+  let target: StorageTarget;
+  if (g.transferThread) {
+    // The target and its throttle live in the worker (the buckets are shared memory); callbacks stay here.
+    const { onNewHostKey: _callback, ...sftp } = options.sftp ?? { knownHostsFile: '' };
+    target = new WorkerTarget({
+      location,
+      displayLocation: redactLocation(location),
+      options: { ...options, ...(options.sftp ? { sftp } : {}) },
+      upload: upload.map((b) => b.buffer),
+      download: download.map((b) => b.buffer),
+    });
+  } else {
+    target = openTarget(location, options);
+    if (up || down) target = new ThrottledTarget(target, upload, download);
+  }
   return new RetryingTarget(target, {
     onRetry: (what, n, ms, e) => process.stderr.write(`lifeboat: ${what}: attempt ${n} failed (${e.message}); retrying in ${(ms / 1000).toFixed(1)} s\n`),
   });

@@ -145,6 +145,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
   let pool: EngineWorkerPool | undefined;
   let exchange: PackBufferExchange | undefined;
   let orphansIndexed: Promise<void> | undefined;
+  let failed = false;
   try {
     // The index (under the lock, so never one a prune is rewriting) and the parent snapshot load together.
     const findParent = async (): Promise<Snapshot | undefined> => {
@@ -202,6 +203,8 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
         exchange?.giveBack(owner, buf);
       }
     });
+    // Once an upload failed, workers waiting for a pack buffer stop (their buffers will not come back).
+    uploader.onFailure = () => exchange?.abort();
     const enqueuePacks = (packs: WirePack[]) => {
       for (const p of packs) {
         if (p.owner !== undefined) owners.set(p.bytes, p.owner);
@@ -239,7 +242,13 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
           bytesRead += m.bytes;
           progress.addBytes(m.bytes, m.path);
         };
-        pool.onPacks = (m) => enqueuePacks(m.packs);
+        pool.onPacks = (m) => {
+          try {
+            enqueuePacks(m.packs);
+          } catch {
+            // The uploader has failed (it refuses packs): that failure ends the run below, not this worker event.
+          }
+        };
         const workerPool = pool;
         const inflight = new Set<Promise<void>>();
         const maxInflight = workerPool.size * 2;
@@ -281,6 +290,8 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
       await uploader.drain().catch(() => {});
       indexBatch();
       await indexing.catch(() => {});
+      // When an upload failed, that is the cause (workers may have stopped because of it): report it.
+      await uploader.waitForRoom(Infinity);
       throw e;
     }
     // The workers are done; free their memory before the last uploads.
@@ -329,12 +340,18 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     const result: BackupResult = { snapshot: { ...snap, id }, partial: errors.length > 0, errors, summary, filesRead: toRead.length, bytesRead };
     if (parent) result.parent = parent.id;
     return result;
+  } catch (e) {
+    failed = true;
+    throw e;
   } finally {
     exchange?.close();
     await pool?.close();
     // Nothing may be written once the lock is gone.
     await orphansIndexed?.catch(() => {});
-    await lock.release();
+    // After a failure, the run's own error is the one to report; a lock left behind is stale once this process is gone.
+    await lock.release().catch((e: unknown) => {
+      if (!failed) throw e;
+    });
   }
 }
 

@@ -24,6 +24,8 @@ export class PackUploader {
   private waiters: (() => void)[] = [];
   backlogBytes = 0;
   uploadedBytes = 0;
+  /** Told once, when the first upload fails (e.g. to stop producers waiting for buffers that will not come back). */
+  onFailure: (e: Error) => void = () => {};
 
   constructor(
     private readonly target: StorageTarget,
@@ -74,7 +76,10 @@ export class PackUploader {
       this.uploadedBytes += size;
       await this.onUploaded(pack);
     } catch (e) {
-      this.error ??= new Error(`uploading pack ${pack.id.slice(0, 12)} to ${this.target.location} failed: ${(e as Error).message}`);
+      if (!this.error) {
+        this.error = new Error(`uploading pack ${pack.id.slice(0, 12)} to ${this.target.location} failed: ${(e as Error).message}`);
+        this.onFailure(this.error);
+      }
     } finally {
       this.active--;
       this.backlogBytes -= size;

@@ -19,9 +19,10 @@ export interface SecretResolver {
 export function validateSecretRef(ref: unknown, field = 'passwordRef'): string {
   if (typeof ref !== 'string' || !ref.trim()) throw new ValidationError(field, 'must name where the password is kept, e.g. file:/etc/lifeboat/nas.password');
   const m = /^(file|env|keychain|vault):(.+)$/.exec(ref);
-  if (!m) throw new ValidationError(field, `${JSON.stringify(ref)} is not a supported reference (file:/path, env:NAME, keychain:ACCOUNT or vault:ACCOUNT)`);
+  // The value is not repeated: a secret pasted where its reference belongs must not reach an error text.
+  if (!m) throw new ValidationError(field, 'is not a supported reference (file:/path, env:NAME, keychain:ACCOUNT or vault:ACCOUNT)');
   if (m[1] === 'file' && !m[2]!.startsWith('/')) throw new ValidationError(field, 'a file reference needs an absolute path');
-  if (m[1] === 'env' && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(m[2]!)) throw new ValidationError(field, `${JSON.stringify(m[2])} is not an environment variable name`);
+  if (m[1] === 'env' && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(m[2]!)) throw new ValidationError(field, 'env: must be followed by an environment variable name');
   return ref;
 }
 

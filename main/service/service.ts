@@ -14,6 +14,7 @@ import type { Snapshot } from '../../shared/repo/types.js';
 import { nextElapses, normalizeCalendar, parseCalendar } from '../../shared/schedule/calendar.js';
 import { next, type ScheduleDecision } from '../../shared/schedule/next-run.js';
 import { staggerAdvice } from '../../shared/schedule/stagger.js';
+import { validateCredentials, type CredentialField, type RepositoryCredentials } from '../../shared/credentials.js';
 import { requireBoolean, requireInt, requireOneOf, requireString, ValidationError } from '../../shared/validation.js';
 import { backup } from '../engine/backup.js';
 import { check } from '../engine/check.js';
@@ -287,7 +288,8 @@ export class LifeboatService implements LifeboatApi {
     const info = this.db.repositories.get(repositoryId);
     if (!info) throw new Error(`repository ${repositoryId} no longer exists`);
     if (!info.passwordRef) throw new Error(`repository "${info.name}" has no password reference`);
-    let target: StorageTarget = openTarget(info.location, { ...this.opts.targetOptions?.(info.location), connections: job?.uploadWorkers ?? 4 });
+    const options = await this.targetOptionsFor(info.location, this.db.credentials.get(repositoryId));
+    let target: StorageTarget = openTarget(info.location, { ...options, connections: job?.uploadWorkers ?? 4 });
     if (job) {
       const jobId = job.id;
       const buckets = this.bandwidth.acquire(jobId, () => this.db.jobs.get(jobId)?.bandwidth ?? job.bandwidth);
@@ -304,6 +306,48 @@ export class LifeboatService implements LifeboatApi {
       await retrying.close().catch(() => {});
       throw e;
     }
+  }
+
+  /**
+   * The options that open a location's target: the host's own (host-key pin
+   * file, environment) with the repository's stored credentials resolved from
+   * the secret store over them. The secrets live only in the returned object.
+   */
+  private async targetOptionsFor(location: string, refs: RepositoryCredentials): Promise<OpenTargetOptions> {
+    const secret = async (field: CredentialField): Promise<string | undefined> => {
+      const ref = refs[field];
+      if (ref === undefined) return undefined;
+      try {
+        return await this.secrets.resolve(ref);
+      } catch (e) {
+        // The resolver's message names the reference, never a secret.
+        throw new Error(`${field}: ${(e as Error).message.replace(/^password /, '')}`, { cause: e });
+      }
+    };
+    let base: OpenTargetOptions = {};
+    try {
+      base = this.opts.targetOptions?.(location) ?? {};
+    } catch (e) {
+      // The host's defaults may insist on keys from the environment; stored ones make them unnecessary.
+      if (refs.s3AccessKeyId === undefined) throw e;
+    }
+    if (/^s3:/i.test(location) && refs.s3AccessKeyId !== undefined) {
+      const { sessionToken: _ignored, ...rest } = base.s3 ?? { accessKeyId: '', secretAccessKey: '' };
+      base = { ...base, s3: { ...rest, accessKeyId: (await secret('s3AccessKeyId'))!, secretAccessKey: (await secret('s3SecretAccessKey'))! } };
+    }
+    if (/^sftp:/i.test(location) && (refs.sftpPassword ?? refs.sftpPrivateKey ?? refs.sftpKeyPassphrase) !== undefined) {
+      if (!base.sftp) throw new Error('sftp: this service has no host-key pin file configured for SFTP repositories');
+      const sftp = { ...base.sftp };
+      const [password, privateKey, passphrase] = await Promise.all([secret('sftpPassword'), secret('sftpPrivateKey'), secret('sftpKeyPassphrase')]);
+      if (password !== undefined) sftp.password = password;
+      if (privateKey !== undefined) {
+        sftp.privateKey = privateKey;
+        delete sftp.privateKeyFile;
+      }
+      if (passphrase !== undefined) sftp.passphrase = passphrase;
+      base = { ...base, sftp };
+    }
+    return base;
   }
 
   /** Opens a repository for the duration of `fn` and closes it (connections, buckets) afterwards. */
@@ -518,40 +562,86 @@ export class LifeboatService implements LifeboatApi {
   // ---- API: repositories
 
   async listRepositories(): Promise<RepositoryInfo[]> {
-    return this.db.repositories.list().map(toRepositoryInfo);
+    return this.db.repositories.list().map((r) => this.repositoryInfo(r));
   }
 
-  async addRepository(input: { name: string; location: string; passwordRef?: string; password?: string; create?: boolean }): Promise<RepositoryInfo> {
+  private repositoryInfo(r: Parameters<typeof toRepositoryInfo>[0]): RepositoryInfo {
+    return toRepositoryInfo(r, Object.keys(this.db.credentials.get(r.id)) as CredentialField[]);
+  }
+
+  async addRepository(input: {
+    name: string;
+    location: string;
+    passwordRef?: string;
+    password?: string;
+    create?: boolean;
+    credentials?: RepositoryCredentials;
+    credentialRefs?: RepositoryCredentials;
+  }): Promise<RepositoryInfo> {
     const name = requireString(input?.name, 'name', { max: 200 }).trim();
     const location = requireString(input.location, 'location').trim();
     if ((input.password === undefined) === (input.passwordRef === undefined)) throw new ValidationError('password', 'give either the password (it goes to the secret store) or a reference to where it is kept');
+    const given = validateCredentials(location, input.credentials, input.credentialRefs);
+    const credentialRefs: RepositoryCredentials = {};
+    for (const [field, ref] of Object.entries(given.refs) as [CredentialField, string][]) credentialRefs[field] = validateSecretRef(ref, `credentialRefs.${field}`);
     if (this.db.repositories.getByName(name)) throw new ValidationError('name', `a repository named ${JSON.stringify(name)} already exists`);
-    let passwordRef: string;
-    let password: string;
-    if (input.password !== undefined) {
-      password = requireString(input.password, 'password');
-      if (!this.opts.secretStore) throw new ValidationError('password', 'no secret store is available (no OS keychain, and no encrypted secrets file opened); give a passwordRef instead');
-      passwordRef = await this.opts.secretStore.put(`repository:${name}`, password);
-    } else {
-      passwordRef = validateSecretRef(input.passwordRef);
-      password = await this.secrets.resolve(passwordRef);
-    }
-    const target = new RetryingTarget(openTarget(location, this.opts.targetOptions?.(location) ?? {}));
+    const store = this.opts.secretStore;
+    const noStore = 'no secret store is available (no OS keychain, and no encrypted secrets file opened); give a reference instead';
+    if (input.password !== undefined && !store) throw new ValidationError('password', noStore);
+    const firstSecret = Object.keys(given.secrets)[0];
+    if (firstSecret !== undefined && !store) throw new ValidationError(`credentials.${firstSecret}`, noStore);
+    // Secrets this call put in the store: removed again if the repository is not added.
+    const created: string[] = [];
+    const forget = () => Promise.all(created.map((ref) => store?.delete(ref).catch(() => {})));
     let repo: Repository;
+    let passwordRef: string;
     try {
-      repo = input.create ? await Repository.init(target, password) : await Repository.open(target, password);
+      let password: string;
+      if (input.password !== undefined) {
+        password = requireString(input.password, 'password');
+        passwordRef = await store!.put(`repository:${name}`, password);
+        created.push(passwordRef);
+      } else {
+        passwordRef = validateSecretRef(input.passwordRef);
+        password = await this.secrets.resolve(passwordRef);
+      }
+      for (const [field, value] of Object.entries(given.secrets) as [CredentialField, string][]) {
+        const ref = await store!.put(`repository:${name}:${field}`, value);
+        created.push(ref);
+        credentialRefs[field] = ref;
+      }
+      const target = new RetryingTarget(openTarget(location, await this.targetOptionsFor(location, credentialRefs)));
+      try {
+        repo = input.create ? await Repository.init(target, password) : await Repository.open(target, password);
+      } catch (e) {
+        await target.close().catch(() => {});
+        throw e;
+      }
     } catch (e) {
-      if (input.password !== undefined) await this.opts.secretStore?.delete(passwordRef).catch(() => {});
+      await forget();
       throw e;
     }
     await repo.close();
-    return toRepositoryInfo(this.db.repositories.add({ name, location, passwordRef, repositoryId: repo.config.id }));
+    const row = this.db.transaction(() => {
+      const r = this.db.repositories.add({ name, location, passwordRef, repositoryId: repo.config.id });
+      this.db.credentials.set(r.id, credentialRefs);
+      return r;
+    });
+    return this.repositoryInfo(row);
   }
 
   async removeRepository(id: number): Promise<void> {
     requireInt(id, 'id', 1, Number.MAX_SAFE_INTEGER);
     if (this.db.jobs.list().some((j) => j.repositoryId === id)) throw new ValidationError('id', 'jobs still back up to this repository; remove them first');
-    this.db.repositories.remove(id);
+    const info = this.db.repositories.get(id);
+    const refs = info ? Object.values(this.db.credentials.get(id)) : [];
+    this.db.repositories.remove(id); // its credential references go with it (ON DELETE CASCADE)
+    // Secrets addRepository put in the store for it go too; references to secrets kept elsewhere are only dropped.
+    const store = this.opts.secretStore;
+    if (info && store) {
+      const ours = refs.filter((ref) => ref.startsWith(`${store.scheme}:repository:${info.name}:`));
+      await Promise.all(ours.map((ref) => store.delete(ref).catch(() => {})));
+    }
   }
 
   // ---- API: jobs
@@ -798,8 +888,8 @@ export class LifeboatService implements LifeboatApi {
   }
 }
 
-function toRepositoryInfo(r: { id: number; name: string; location: string; passwordRef: string | null; repositoryId: string | null; createdAt: string }): RepositoryInfo {
-  return { id: r.id, name: r.name, location: r.location, passwordRef: r.passwordRef, repositoryId: r.repositoryId, createdAt: r.createdAt };
+function toRepositoryInfo(r: { id: number; name: string; location: string; passwordRef: string | null; repositoryId: string | null; createdAt: string }, credentials: CredentialField[]): RepositoryInfo {
+  return { id: r.id, name: r.name, location: r.location, passwordRef: r.passwordRef, credentials, repositoryId: r.repositoryId, createdAt: r.createdAt };
 }
 
 /** An ISO-8601 time from the UI, in `toISOString()` form; ValidationError naming `field` otherwise. */

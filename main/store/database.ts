@@ -3,6 +3,7 @@ import { DatabaseFromTheFutureError } from './errors.js';
 import { assertValidMigrationList, migrate, readSchemaVersion } from './migrate.js';
 import { MIGRATIONS, type Migration } from './migrations/index.js';
 import { JobStore } from './jobs.js';
+import { RepositoryCredentialStore } from './credentials.js';
 import { RepositoryStore } from './repositories.js';
 import { RestoreTestStore } from './restore-tests.js';
 import { RunStore } from './runs.js';
@@ -42,6 +43,8 @@ export interface LifeboatDatabase {
   readonly runs: RunStore;
   /** The `restore_tests` table (schema 3): restore-test evidence; created on first use like {@link jobs}. */
   readonly restoreTests: RestoreTestStore;
+  /** The `repository_credentials` table (secret references only); created on first use like {@link jobs}. */
+  readonly credentials: RepositoryCredentialStore;
   /**
    * Run `fn` in one transaction (committed when it returns, rolled back if
    * it throws) and return its result. Nested calls become savepoints. `fn`
@@ -104,6 +107,7 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): L
     let jobs: JobStore | undefined;
     let runs: RunStore | undefined;
     let restoreTests: RestoreTestStore | undefined;
+    let credentials: RepositoryCredentialStore | undefined;
     return {
       path,
       connection,
@@ -118,6 +122,9 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): L
       },
       get restoreTests(): RestoreTestStore {
         return (restoreTests ??= new RestoreTestStore(connection));
+      },
+      get credentials(): RepositoryCredentialStore {
+        return (credentials ??= new RepositoryCredentialStore(connection));
       },
       transaction: <T>(fn: () => T): T => connection.transaction(fn)(),
       close() {

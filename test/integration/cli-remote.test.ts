@@ -37,6 +37,25 @@ describe('sftp from the command line', () => {
     expect(readFileSync(path.join(target, s.dir, 'src', 'ledger.csv'), 'utf8')).toContain('2026-11-23,42');
   });
 
+  it('repos add keeps SFTP credentials in the encrypted secrets file; jobs run uses them; the database holds references', () => {
+    const env = { LIFEBOAT_DATA_DIR: path.join(s.dir, 'svc-data'), LIFEBOAT_VAULT_PASSPHRASE: 'a passphrase for the secrets file' };
+    const url = `sftp://${sshd.user}@127.0.0.1:${sshd.port}/${path.join(s.dir, 'svc-repo')}`;
+    const args = ['repos', 'add', 'offsite', url, '--password-file', s.passwordFile, '--init', '--credential', `sftpPrivateKey=${sshd.userKeyFile}`, '--json'];
+    const bad = lifeboat(['repos', 'add', 'offsite', url, '--password-ref', `file:${s.passwordFile}`, '--credential', `sftpToken=${sshd.userKeyFile}`], { env });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('credentials.sftpToken: is not a credential field');
+    const added = JSON.parse(ok(lifeboat(args, { env }), 'repos add').stdout) as { credentials: string[] };
+    expect(added.credentials).toEqual(['sftpPrivateKey']);
+    ok(lifeboat(['jobs', 'add', 'ledger', '--repository', 'offsite', '--path', path.join(s.dir, 'src')], { env }), 'jobs add');
+    const run = JSON.parse(ok(lifeboat(['jobs', 'run', 'ledger', '--json'], { env }), 'jobs run').stdout) as { status: string };
+    expect(run.status).toBe('success');
+    const db = readFileSync(path.join(s.dir, 'svc-data', 'lifeboat.db'));
+    expect(db.includes('vault:repository:offsite:sftpPrivateKey')).toBe(true);
+    const keyBody = readFileSync(sshd.userKeyFile, 'utf8').split('\n')[1]!;
+    expect(keyBody.length).toBeGreaterThan(40);
+    expect(db.includes(keyBody)).toBe(false);
+  });
+
   it('says what is missing for S3', () => {
     const r = lifeboat(['snapshots'], { env: { LIFEBOAT_REPOSITORY: 's3:http://127.0.0.1:9/bucket', LIFEBOAT_PASSWORD: 'x', AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' } });
     expect(r.status).toBe(1);

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalTarget } from '../../main/engine/targets/local.js';
 import { openTarget } from '../../main/engine/targets/open-target.js';
 import { SftpTarget } from '../../main/engine/targets/sftp.js';
+import { WorkerTarget } from '../../main/engine/targets/worker-target.js';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
 import { describeTargetContract, type RawStorage } from './target-contract.js';
 
@@ -63,6 +64,16 @@ describeTargetContract(
   // LocalTarget.close() has nothing to release and does not refuse later work (yet).
   { refusesAfterClose: false },
 );
+
+describeTargetContract('WorkerTarget (a LocalTarget in its own thread)', async () => {
+  const dir = tempDir('lifeboat-contract-worker-');
+  const root = path.join(dir, 'repo');
+  return {
+    target: new WorkerTarget({ location: root, displayLocation: root, options: {} }),
+    raw: folderRaw(root),
+    cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+  };
+});
 
 let sshd: Sshd;
 beforeAll(async () => {

@@ -10,6 +10,7 @@ import { targetOptions, type RepositoryFlags } from '../repository.js';
 import type { SecretStore } from '../../service/secret-stores.js';
 import { prepareDataDir, resolveDataDir } from '../../service/data-dir.js';
 import type { LifeboatService } from '../../service/service.js';
+import { CREDENTIAL_FIELDS } from '../../../shared/credentials.js';
 
 // The service, store, secret stores and web host are loaded only by the commands that use them:
 // `lifeboat backup` and the other engine commands start faster without them.
@@ -111,6 +112,28 @@ function runLine(r: RunRecord): string {
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
+/** `field=value` options as an object; the value mapped by `value` (e.g. a file read). */
+function pairs(list: string[], option: string, value: (field: string, v: string) => string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new ValidationError(option, `expected FIELD=VALUE, e.g. sftpKeyPassphrase=${option === 'credential' ? '/root/passphrase.txt' : 'file:/root/passphrase.txt'}`);
+    const field = item.slice(0, eq);
+    out[field] = value(field, item.slice(eq + 1));
+  }
+  return out;
+}
+
+function readCredentialFile(file: string, field: string): string {
+  try {
+    // A private key keeps its final newline; a password or key ID loses one trailing newline, as with --password-file.
+    const text = readFileSync(file, 'utf8');
+    return text.includes('PRIVATE KEY-----') ? text : text.replace(/\r?\n$/, '');
+  } catch (e) {
+    throw new ValidationError(field, `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
 /** Adds `lifeboat repos ...`, `lifeboat jobs ...` and `lifeboat serve`: the service from the terminal. */
 export function registerServiceCommands(program: Command): void {
   program.option('--data-dir <dir>', "Lifeboat's data folder (env LIFEBOAT_DATA_DIR; default: the platform's app-data folder)");
@@ -125,11 +148,17 @@ export function registerServiceCommands(program: Command): void {
     .option('--password-file <file>', 'read the password from this file and store it in the OS keychain (or the encrypted secrets file)')
     .option('--password-ref <ref>', 'or: where the password is already kept: file:/path, env:NAME, keychain:ACCOUNT')
     .option('--init', 'create a new repository at the location')
-    .action(async (name: string, location: string, o: { passwordRef?: string; passwordFile?: string; init?: boolean }, cmd: Command) =>
+    .option('--credential <field=file>', `a target credential read from a file and stored in the keychain (or the encrypted secrets file); fields: ${CREDENTIAL_FIELDS.join(', ')}; repeatable`, collect, [])
+    .option('--credential-ref <field=ref>', 'or: where a target credential is already kept (file:/path, env:NAME, keychain:ACCOUNT); repeatable', collect, [])
+    .action(async (name: string, location: string, o: { passwordRef?: string; passwordFile?: string; init?: boolean; credential: string[]; credentialRef: string[] }, cmd: Command) =>
       withService(cmd, async (svc, g) => {
-        if (!o.passwordFile === !o.passwordRef) throw new ValidationError('password', 'give --password-file (stored in the keychain) or --password-ref');
-        const secret = o.passwordFile ? { password: readFileSync(o.passwordFile, 'utf8').replace(/\r?\n$/, '') } : { passwordRef: o.passwordRef! };
-        const r = await svc.addRepository({ name, location, ...secret, create: Boolean(o.init) });
+        // The program's global --password-file takes the flag when it is written after the arguments.
+        const passwordFile = o.passwordFile ?? g.passwordFile;
+        if (!passwordFile === !o.passwordRef) throw new ValidationError('password', 'give --password-file (stored in the keychain) or --password-ref');
+        const secret = passwordFile ? { password: readFileSync(passwordFile, 'utf8').replace(/\r?\n$/, '') } : { passwordRef: o.passwordRef! };
+        const credentials = pairs(o.credential, 'credential', (field, file) => readCredentialFile(file, `credential ${field}`));
+        const credentialRefs = pairs(o.credentialRef, 'credential-ref', (_field, ref) => ref);
+        const r = await svc.addRepository({ name, location, ...secret, create: Boolean(o.init), credentials, credentialRefs });
         print(g, r, () => `repository ${r.name} (#${r.id}) at ${r.location}`);
       }),
     );

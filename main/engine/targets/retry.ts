@@ -50,10 +50,15 @@ export class TargetError extends Error {
  * fail at once. The final error names the target and the operation; it
  * never contains credentials (targets keep secrets out of their messages).
  * `load`'s consumer is idempotent by the target contract, so a load may be
- * retried whole.
+ * retried whole. Once an operation has spent the whole budget on transient
+ * errors the target counts as unreachable: later operations (releasing a
+ * lock after the failed upload, say) get one attempt each, until one
+ * succeeds, so a run against a vanished server ends within one budget.
  */
 export class RetryingTarget implements StorageTarget {
   private readonly policy: RetryPolicy;
+  /** Set when an operation gave up after the whole budget; cleared by any success. */
+  private unreachable = false;
 
   constructor(private readonly inner: StorageTarget, policy: Partial<RetryPolicy> = {}) {
     this.policy = { ...DEFAULT_RETRY, ...policy };
@@ -72,13 +77,19 @@ export class RetryingTarget implements StorageTarget {
     const random = this.policy.random ?? Math.random;
     for (let i = 1; ; i++) {
       try {
-        return await fn();
+        const result = await fn();
+        this.unreachable = false;
+        return result;
       } catch (e) {
         if (isNotFound(e)) throw e; // callers test for it; never retried
         const transient = isTransient(e);
         const msg = (e as Error).message;
         if (!transient) throw new TargetError(`${what} on ${this.location} failed: ${msg}`, false, { cause: e });
-        if (i >= attempts) throw new TargetError(`${what} on ${this.location} failed after ${attempts} attempts: ${msg}`, true, { cause: e });
+        if (this.unreachable) throw new TargetError(`${what} on ${this.location} failed (still unreachable after an earlier operation spent ${attempts} attempts): ${msg}`, true, { cause: e });
+        if (i >= attempts) {
+          this.unreachable = true;
+          throw new TargetError(`${what} on ${this.location} failed after ${attempts} attempts: ${msg}`, true, { cause: e });
+        }
         const delay = Math.round(random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (i - 1)));
         onRetry?.(what, i, delay, e as Error);
         await new Promise((r) => setTimeout(r, delay));

@@ -755,13 +755,29 @@ export class SftpTarget implements StorageTarget {
         await this.rename(s, tmp, final, what);
         created = false;
       } catch (e) {
+        // SFTP v3 has no "disk full" status: a failed write with little space left on the server's disk is one (permanent, said plainly).
+        const full = s.alive && (e as { code?: unknown }).code === FX.FAILURE ? await this.freeBytes(s, dir) : undefined;
         if (s.alive) {
           if (handle) await this.closeHandle(s, handle, what).catch(() => {});
           if (created) await this.req<void>(s, `unlink temp of ${what}`, (cb) => s.sftp.unlink(tmp, cb)).catch(() => {});
         }
+        if (full !== undefined && full < buf.length) {
+          throw new SftpError(`${this.location}: save ${what} failed: no space left on the server's disk (${full} bytes free, ${buf.length} needed)`, false, 'ENOSPC', { cause: e });
+        }
         throw e;
       }
     });
+  }
+
+  /** Bytes available to us on the server's file system holding `dir` (statvfs@openssh.com), or undefined when the server cannot say. */
+  private async freeBytes(s: Session, dir: string): Promise<number | undefined> {
+    try {
+      const fs = await this.req<{ f_bavail: number | bigint; f_frsize: number | bigint }>(s, 'statvfs', (cb) => s.sftp.ext_openssh_statvfs(dir, cb as never));
+      const free = Number(fs.f_bavail) * Number(fs.f_frsize);
+      return Number.isFinite(free) ? free : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   private async rename(s: Session, from: string, to: string, what: string): Promise<void> {

@@ -9,18 +9,22 @@ const MAX_SLEEP_MS = 250;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Waits until `bytes` may pass through every bucket (each may be shared with other jobs and threads). */
+/**
+ * Waits until `bytes` may pass through every bucket (each may be shared with
+ * other jobs and threads). The wait is re-asked in short steps, so a rate
+ * changed meanwhile applies to this transfer at once.
+ */
 export async function payBandwidth(buckets: readonly SharedTokenBucket[], bytes: number, signal?: AbortSignal): Promise<void> {
   for (let left = bytes; left > 0; ) {
     const n = Math.min(SLICE, left);
     left -= n;
-    let wait = 0;
-    for (const b of buckets) wait = Math.max(wait, b.take(n));
-    while (wait > 0) {
+    const tickets = buckets.map((b) => b.take(n));
+    for (;;) {
       if (signal?.aborted) return;
-      const step = Math.min(wait, MAX_SLEEP_MS);
-      await sleep(step);
-      wait -= step;
+      let wait = 0;
+      for (let i = 0; i < buckets.length; i++) wait = Math.max(wait, buckets[i]!.waitMs(tickets[i]!));
+      if (wait <= 0) break;
+      await sleep(Math.min(wait, MAX_SLEEP_MS));
     }
   }
 }
