@@ -9,6 +9,8 @@ import type { Job, RunKind, RunRecord, RunStatus } from './jobs.js';
 import type { OperationProgress } from './progress.js';
 import type { Snapshot } from './repo/types.js';
 import type { StaggerWarning } from './schedule/stagger.js';
+import type { PauseDuration, RunNotification, TrayState } from './app-state.js';
+import type { SettingsView } from './settings.js';
 
 /** A repository known to Lifeboat. The password lives in the secret store; `passwordRef` only points at it. */
 export interface RepositoryInfo {
@@ -70,6 +72,14 @@ export interface RunFilter {
   beforeId?: number;
 }
 
+/** The whole app's state, for the tray and the dashboard's banner. */
+export interface AppStatus {
+  tray: TrayState;
+  /** End of the schedule pause (ISO), null when schedules run. */
+  pausedUntil: string | null;
+  unacknowledgedFailures: RunRecord[];
+}
+
 /** The service's methods. All return promises: every host crosses a process or thread boundary. */
 export interface LifeboatApi {
   listRepositories(): Promise<RepositoryInfo[]>;
@@ -100,18 +110,42 @@ export interface LifeboatApi {
   previewRetention(jobId: number, options?: { policy?: unknown; weeks?: number }): Promise<RetentionPreview>;
   staggerAdvice(): Promise<StaggerWarning[]>;
   restore(request: RestoreRequest): Promise<RestoreSummary>;
+
+  /** The tray's state (jobs, unacknowledged failures, restore tests due, pause) and the schedule pause. */
+  getAppStatus(): Promise<AppStatus>;
+  /**
+   * Pauses every schedule for an hour or until local midnight: scheduled slots in the pause are recorded
+   * as skipped (not caught up afterwards). "Run now" still works.
+   */
+  pauseSchedules(duration: PauseDuration): Promise<AppStatus>;
+  resumeSchedules(): Promise<AppStatus>;
+  getSettings(): Promise<SettingsView>;
+  /** Changes some settings (validated; unknown keys refused) and applies them at once. */
+  updateSettings(patch: unknown): Promise<SettingsView>;
 }
 
 /** Events the service emits to every connected UI. */
 export interface LifeboatEvents {
   runChanged: RunRecord;
   runProgress: { runId: number; jobId: number; progress: OperationProgress };
+  /** After anything that may change the tray: a run's transition, a pause, an acknowledgement. */
+  appStatusChanged: AppStatus;
+  /** A finished run that its job's notification mode reports (and desktop notifications are on). */
+  notification: RunNotification;
 }
+
+/** Every event name, checked at compile time to be complete (hosts forward exactly these). */
+export const EVENT_NAMES = ['runChanged', 'runProgress', 'appStatusChanged', 'notification'] as const satisfies readonly (keyof LifeboatEvents)[];
+
+type MissingEvents = Exclude<keyof LifeboatEvents, (typeof EVENT_NAMES)[number]>;
+/** Fails to compile when an event is added to LifeboatEvents but not to EVENT_NAMES. */
+export const EVENT_NAMES_COMPLETE: [MissingEvents] extends [never] ? true : never = true;
 
 /** Every method name, checked at compile time to be complete (hosts derive their channels from it). */
 export const API_METHODS = [
   'listRepositories', 'addRepository', 'removeRepository', 'listJobs', 'getJob', 'createJob', 'updateJob', 'deleteJob',
   'runNow', 'cancelRun', 'listRuns', 'getRunLog', 'acknowledgeRun', 'listSnapshots', 'previewSchedule', 'previewRetention', 'staggerAdvice', 'restore',
+  'getAppStatus', 'pauseSchedules', 'resumeSchedules', 'getSettings', 'updateSettings',
 ] as const satisfies readonly (keyof LifeboatApi)[];
 
 type MissingMethods = Exclude<keyof LifeboatApi, (typeof API_METHODS)[number]>;

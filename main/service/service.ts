@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
-import type { JobStatus, LifeboatApi, LifeboatEvents, RepositoryInfo, RestoreRequest, RestoreSummary, RetentionPreview, RunFilter } from '../../shared/api.js';
+import type { AppStatus, JobStatus, LifeboatApi, LifeboatEvents, RepositoryInfo, RestoreRequest, RestoreSummary, RetentionPreview, RunFilter } from '../../shared/api.js';
+import { PAUSE_DURATIONS, pauseEnd, runNotification, trayState, type PauseDuration, type QuitReadiness, type RestoreTestsDue } from '../../shared/app-state.js';
+import { SETTINGS_DEFAULTS, validateSettingsPatch, type AppSettings, type SettingsView } from '../../shared/settings.js';
 import { validatePolicy } from '../../shared/retention.js';
 import { previewRetention, simulateSnapshots } from '../../shared/retention-preview.js';
 import { applyJobPatch, validateJobConfig, type Job, type RunKind, type RunRecord } from '../../shared/jobs.js';
@@ -9,7 +11,7 @@ import type { Snapshot } from '../../shared/repo/types.js';
 import { nextElapses, normalizeCalendar, parseCalendar } from '../../shared/schedule/calendar.js';
 import { next, type ScheduleDecision } from '../../shared/schedule/next-run.js';
 import { staggerAdvice } from '../../shared/schedule/stagger.js';
-import { requireInt, requireString, ValidationError } from '../../shared/validation.js';
+import { requireInt, requireOneOf, requireString, ValidationError } from '../../shared/validation.js';
 import { backup } from '../engine/backup.js';
 import { check } from '../engine/check.js';
 import { OperationCancelledError } from '../engine/errors.js';
@@ -49,13 +51,24 @@ export interface ServiceOptions {
   lockWaitMs?: number;
   /** How to reach remote locations (SFTP credentials and host-key pins, S3 keys), given by the host. */
   targetOptions?: (location: string) => OpenTargetOptions;
+  /** The data folder, shown in Settings. */
+  dataDir?: string;
+  /** Restore tests due and overdue, for the tray (given by whoever schedules restore tests). */
+  restoreTestsDue?: () => RestoreTestsDue | undefined;
 }
+
+/** Settings keys of the service's own state (beside the editable AppSettings). */
+const PAUSED_UNTIL_KEY = 'schedulesPausedUntil';
+/** Bytes of one data pack, for the time a stop needs to finish the packs in flight. */
+const PACK_BYTES = 16 * 1024 * 1024;
 
 interface ActiveRun {
   record: RunRecord;
   controller: AbortController;
   readingDone: boolean;
   done: Promise<void>;
+  /** The latest progress report (backups), for the quit estimate. */
+  lastProgress?: OperationProgress;
 }
 
 type EventName = keyof LifeboatEvents;
@@ -78,13 +91,15 @@ export class LifeboatService implements LifeboatApi {
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
   private ticking: Promise<void> | undefined;
+  /** Runs whose notification has been emitted (a run's final state is reported more than once). */
+  private readonly notified = new Set<number>();
 
   constructor(private readonly opts: ServiceOptions) {
     this.db = opts.db;
     this.secrets = opts.secrets ?? new DefaultSecretResolver(process.env, opts.secretStore ? [opts.secretStore] : []);
     this.now = opts.now ?? (() => new Date());
     this.timeZone = opts.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
-    this.queue = new RunQueue(opts.maxConcurrentRuns ?? this.db.settings.get<number>('maxConcurrentRuns', 2));
+    this.queue = new RunQueue(opts.maxConcurrentRuns ?? this.db.settings.get<number>('maxConcurrentRuns', SETTINGS_DEFAULTS.maxConcurrentRuns));
     this.emitter.setMaxListeners(100);
     this.bandwidth = new BandwidthController(
       () => this.db.settings.get<BandwidthSetting>('bandwidth', { limitKiBps: null, windows: [] }),
@@ -119,6 +134,7 @@ export class LifeboatService implements LifeboatApi {
   async tick(): Promise<ScheduleDecision[]> {
     const decisions: ScheduleDecision[] = [];
     const now = this.now();
+    const pausedUntil = this.pausedUntil(now);
     for (const job of this.db.jobs.list()) {
       const plans: [RunKind, ScheduleDecision][] = [['backup', next(now, job, this.history(job, 'backup'), this.timeZone)]];
       // A prune pass on its own schedule; a waiting one queues behind the job's other prune runs.
@@ -128,8 +144,9 @@ export class LifeboatService implements LifeboatApi {
         decisions.push(d);
         if (d.kind === 'wait') continue;
         const scheduledFor = d.scheduledFor.toISOString();
-        if (d.kind === 'skip') {
-          const r = this.db.runs.create({ jobId: job.id, kind, trigger: 'schedule', scheduledFor, status: 'skipped', reason: d.reason });
+        if (d.kind === 'skip' || pausedUntil) {
+          const reason = d.kind === 'skip' ? d.reason : `schedules are paused until ${pausedUntil}`;
+          const r = this.db.runs.create({ jobId: job.id, kind, trigger: 'schedule', scheduledFor, status: 'skipped', reason });
           this.db.runs.update(r.id, { endedAt: now.toISOString() });
           this.changed(r.id);
           continue;
@@ -149,6 +166,8 @@ export class LifeboatService implements LifeboatApi {
           const now = this.now().getTime();
           let wait = this.opts.maxTickMs ?? 30_000;
           for (const d of decisions) if (d.nextRun) wait = Math.min(wait, Math.max(0, d.nextRun.getTime() - now));
+          const pausedUntil = this.pausedUntil(new Date(now));
+          if (pausedUntil) wait = Math.min(wait, Math.max(0, Date.parse(pausedUntil) - now));
           this.schedule(wait);
         })
         .catch((e) => {
@@ -392,6 +411,7 @@ export class LifeboatService implements LifeboatApi {
   }
 
   private progress(job: Job, a: ActiveRun, p: OperationProgress): void {
+    a.lastProgress = p;
     if (p.phase === 'finishing' || p.phase === 'done') {
       if (!a.readingDone) {
         a.readingDone = true;
@@ -408,13 +428,71 @@ export class LifeboatService implements LifeboatApi {
     this.emit('runProgress', { runId: a.record.id, jobId: job.id, progress: p });
   }
 
+
   private appendLog(runId: number, text: string): void {
     this.db.runs.appendLog(runId, `${this.now().toISOString()} ${text}\n`);
   }
 
   private changed(runId: number): void {
     const r = this.db.runs.get(runId);
-    if (r) this.emit('runChanged', r);
+    if (!r) return;
+    this.emit('runChanged', r);
+    if (r.status !== 'queued' && r.status !== 'running' && !this.notified.has(r.id)) {
+      this.notified.add(r.id);
+      const job = this.db.jobs.get(r.jobId);
+      const n = job && this.db.settings.get<AppSettings['notifications']>('notifications', SETTINGS_DEFAULTS.notifications).desktop ? runNotification(r, job) : null;
+      if (n) this.emit('notification', n);
+    }
+    this.statusChanged();
+  }
+
+  private statusChanged(): void {
+    if (this.emitter.listenerCount('appStatusChanged') > 0) this.emit('appStatusChanged', this.appStatus());
+  }
+
+  /** End of the schedule pause (ISO) when one is in force at `now`. */
+  private pausedUntil(now: Date): string | null {
+    const until = this.db.settings.get<string | null>(PAUSED_UNTIL_KEY, null);
+    return until && Date.parse(until) > now.getTime() ? until : null;
+  }
+
+  private appStatus(): AppStatus {
+    const jobs = this.db.jobs.list().map((j) => this.status(j));
+    const unacknowledgedFailures = this.db.runs.unacknowledgedFailures();
+    const pausedUntil = this.pausedUntil(this.now());
+    const restoreTests = this.opts.restoreTestsDue?.();
+    return { tray: trayState({ jobs, unacknowledgedFailures, pausedUntil, ...(restoreTests ? { restoreTests } : {}) }), pausedUntil, unacknowledgedFailures };
+  }
+
+  /**
+   * Whether quitting now interrupts a run, and roughly how long a stop takes
+   * to reach a safe point: a backup stops reading at once but finishes the
+   * packs it is uploading (up to one per upload connection) at the rate it
+   * has been storing; maintenance cannot be estimated.
+   */
+  quitReadiness(): QuitReadiness {
+    const running = [...this.active.values()].filter((a) => this.db.runs.get(a.record.id)?.status === 'running');
+    let estimatedMs: number | null = 0;
+    for (const a of running) {
+      const job = this.db.jobs.get(a.record.jobId);
+      const p = a.lastProgress;
+      if (a.record.kind !== 'backup' || !p) {
+        estimatedMs = null;
+        break;
+      }
+      if (p.phase === 'scanning') continue;
+      const rate = p.elapsedMs > 0 ? p.bytesStored / p.elapsedMs : 0;
+      if (rate <= 0) {
+        estimatedMs = null;
+        break;
+      }
+      estimatedMs = Math.max(estimatedMs, Math.round(((job?.uploadWorkers ?? 4) * PACK_BYTES) / rate));
+    }
+    return {
+      safe: running.length === 0,
+      running: running.map((a) => ({ runId: a.record.id, jobId: a.record.jobId, kind: a.record.kind, phase: this.db.runs.get(a.record.id)?.phase ?? null })),
+      estimatedMs: running.length === 0 ? 0 : estimatedMs,
+    };
   }
 
   private log(line: string): void {
@@ -628,6 +706,45 @@ export class LifeboatService implements LifeboatApi {
       this.now(),
       this.timeZone,
     );
+  }
+
+  // ---- API: app state and settings
+
+  async getAppStatus(): Promise<AppStatus> {
+    return this.appStatus();
+  }
+
+  async pauseSchedules(duration: PauseDuration): Promise<AppStatus> {
+    const d = requireOneOf(duration, 'duration', PAUSE_DURATIONS);
+    this.db.settings.set(PAUSED_UNTIL_KEY, pauseEnd(d, this.now(), this.timeZone).toISOString());
+    this.statusChanged();
+    return this.appStatus();
+  }
+
+  async resumeSchedules(): Promise<AppStatus> {
+    this.db.settings.delete(PAUSED_UNTIL_KEY);
+    this.schedule(0);
+    this.statusChanged();
+    return this.appStatus();
+  }
+
+  async getSettings(): Promise<SettingsView> {
+    const get = <K extends keyof AppSettings>(k: K, fallback = SETTINGS_DEFAULTS[k]) => this.db.settings.get<AppSettings[K]>(k, fallback);
+    return {
+      maxConcurrentRuns: get('maxConcurrentRuns', this.opts.maxConcurrentRuns ?? SETTINGS_DEFAULTS.maxConcurrentRuns),
+      bandwidth: get('bandwidth'),
+      notifications: get('notifications'),
+      startAtLogin: get('startAtLogin'),
+      dataDir: this.opts.dataDir ?? null,
+    };
+  }
+
+  async updateSettings(patch: unknown): Promise<SettingsView> {
+    const p = validateSettingsPatch(patch);
+    for (const [k, v] of Object.entries(p)) this.db.settings.set(k, v);
+    // The bandwidth controller re-reads its setting every second; the cap applies now.
+    if (p.maxConcurrentRuns !== undefined) this.queue.setLimit(p.maxConcurrentRuns);
+    return this.getSettings();
   }
 }
 

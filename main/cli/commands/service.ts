@@ -46,6 +46,7 @@ async function createService(g: ServiceGlobals) {
     secrets: new DefaultSecretResolver(process.env, stores.all),
     secretStore: stores.forNew,
     targetOptions: (location) => targetOptions({ ...g, repo: location }),
+    dataDir: dir,
     ...(g.workers ? { workers: Number(g.workers) } : {}),
   });
   return { dir, db, svc, stores };
