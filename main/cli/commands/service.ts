@@ -14,7 +14,7 @@ import { DefaultSecretResolver } from '../../service/secrets.js';
 import { prepareDataDir, resolveDataDir } from '../../service/data-dir.js';
 import { LifeboatService } from '../../service/service.js';
 
-interface ServiceGlobals extends RepositoryFlags {
+export interface ServiceGlobals extends RepositoryFlags {
   dataDir?: string;
   json?: boolean;
   workers?: string;
@@ -36,8 +36,8 @@ async function secretStores(g: ServiceGlobals, dataDir: string): Promise<{ all: 
   return { all: [keychain, vault], forNew: vault };
 }
 
-/** The data folder's database, its secret stores, and a service over them. */
-async function createService(g: ServiceGlobals) {
+/** The data folder's database, its secret stores, and a service over them (the CLI's and the desktop app's). */
+export async function createService(g: ServiceGlobals) {
   const { dir, database } = prepareDataDir(resolveDataDir(g.dataDir));
   const stores = await secretStores(g, dir);
   const db = openDatabase(database);
