@@ -5,12 +5,13 @@
  * names a channel as a string. Every argument is validated in main: the
  * renderer is untrusted.
  */
-import type { Job, RunKind, RunRecord, RunStatus } from './jobs.js';
+import type { Job, JobConfig, RunKind, RunRecord, RunStatus } from './jobs.js';
 import type { OperationProgress } from './progress.js';
 import type { Snapshot } from './repo/types.js';
 import type { StaggerWarning } from './schedule/stagger.js';
 import type { PauseDuration, RunNotification, TrayState } from './app-state.js';
 import type { SettingsView } from './settings.js';
+import type { SnapshotDiff, SnapshotEntry } from './snapshot-index.js';
 
 /** A repository known to Lifeboat. The password lives in the secret store; `passwordRef` only points at it. */
 export interface RepositoryInfo {
@@ -80,6 +81,22 @@ export interface AppStatus {
   unacknowledgedFailures: RunRecord[];
 }
 
+/** Whether a location can be reached, and whether a repository is already there. */
+export interface ConnectionTest {
+  ok: boolean;
+  /** A repository (config file) exists at the location; with a password: it opened. */
+  initialized: boolean;
+  message: string;
+}
+
+/** Job configuration as exported (no secrets: repositories by name, their passwords stay in the secret store). */
+export interface JobsExport {
+  format: 'lifeboat-jobs';
+  version: 1;
+  exportedAt: string;
+  jobs: (Omit<JobConfig, 'repositoryId'> & { repository: string })[];
+}
+
 /** The service's methods. All return promises: every host crosses a process or thread boundary. */
 export interface LifeboatApi {
   listRepositories(): Promise<RepositoryInfo[]>;
@@ -122,6 +139,19 @@ export interface LifeboatApi {
   getSettings(): Promise<SettingsView>;
   /** Changes some settings (validated; unknown keys refused) and applies them at once. */
   updateSettings(patch: unknown): Promise<SettingsView>;
+
+  /** A folder of a snapshot: its children, folders with the total size below them ("/" is the top). */
+  listSnapshotTree(repositoryId: number, snapshotId: string, path: string): Promise<{ path: string; entries: SnapshotEntry[] }>;
+  /** Paths of a snapshot whose name contains `query` (`*` and `?` as wildcards), at most `limit`. */
+  searchSnapshot(repositoryId: number, snapshotId: string, query: string, limit?: number): Promise<{ entries: SnapshotEntry[]; truncated: boolean }>;
+  /** Files and folders added, removed and changed from snapshot `fromId` to `toId`. */
+  diffSnapshots(repositoryId: number, fromId: string, toId: string): Promise<SnapshotDiff>;
+  /** Tries a location (and, given one, a password) without registering anything. */
+  testConnection(input: { location: string; password?: string; passwordRef?: string }): Promise<ConnectionTest>;
+  /** Every job's configuration, repositories by name, no secrets. */
+  exportJobs(): Promise<JobsExport>;
+  /** Adds the jobs of an export (all or none); repositories must exist by name, job names must be new. */
+  importJobs(data: unknown): Promise<Job[]>;
 }
 
 /** Events the service emits to every connected UI. */
@@ -132,10 +162,12 @@ export interface LifeboatEvents {
   appStatusChanged: AppStatus;
   /** A finished run that its job's notification mode reports (and desktop notifications are on). */
   notification: RunNotification;
+  /** Progress of a restore started through the API. */
+  restoreProgress: { snapshotId: string; target: string; progress: OperationProgress };
 }
 
 /** Every event name, checked at compile time to be complete (hosts forward exactly these). */
-export const EVENT_NAMES = ['runChanged', 'runProgress', 'appStatusChanged', 'notification'] as const satisfies readonly (keyof LifeboatEvents)[];
+export const EVENT_NAMES = ['runChanged', 'runProgress', 'appStatusChanged', 'notification', 'restoreProgress'] as const satisfies readonly (keyof LifeboatEvents)[];
 
 type MissingEvents = Exclude<keyof LifeboatEvents, (typeof EVENT_NAMES)[number]>;
 /** Fails to compile when an event is added to LifeboatEvents but not to EVENT_NAMES. */
@@ -146,6 +178,7 @@ export const API_METHODS = [
   'listRepositories', 'addRepository', 'removeRepository', 'listJobs', 'getJob', 'createJob', 'updateJob', 'deleteJob',
   'runNow', 'cancelRun', 'listRuns', 'getRunLog', 'acknowledgeRun', 'listSnapshots', 'previewSchedule', 'previewRetention', 'staggerAdvice', 'restore',
   'getAppStatus', 'pauseSchedules', 'resumeSchedules', 'getSettings', 'updateSettings',
+  'listSnapshotTree', 'searchSnapshot', 'diffSnapshots', 'testConnection', 'exportJobs', 'importJobs',
 ] as const satisfies readonly (keyof LifeboatApi)[];
 
 type MissingMethods = Exclude<keyof LifeboatApi, (typeof API_METHODS)[number]>;

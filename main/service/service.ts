@@ -1,20 +1,24 @@
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
-import type { AppStatus, JobStatus, LifeboatApi, LifeboatEvents, RepositoryInfo, RestoreRequest, RestoreSummary, RetentionPreview, RunFilter } from '../../shared/api.js';
+import type { AppStatus, ConnectionTest, JobsExport, JobStatus, LifeboatApi, LifeboatEvents, RepositoryInfo, RestoreRequest, RestoreSummary, RetentionPreview, RunFilter } from '../../shared/api.js';
 import { PAUSE_DURATIONS, pauseEnd, runNotification, trayState, type PauseDuration, type QuitReadiness, type RestoreTestsDue } from '../../shared/app-state.js';
+import { buildSnapshotIndex, diffIndexes, listChildren, searchIndex, type IndexedNode, type SnapshotDiff, type SnapshotEntry, type SnapshotIndex } from '../../shared/snapshot-index.js';
+import { nanosToMillis } from '../../shared/repo/gotime.js';
 import { SETTINGS_DEFAULTS, validateSettingsPatch, type AppSettings, type SettingsView } from '../../shared/settings.js';
 import { validatePolicy } from '../../shared/retention.js';
 import { previewRetention, simulateSnapshots } from '../../shared/retention-preview.js';
-import { applyJobPatch, validateJobConfig, type Job, type RunKind, type RunRecord } from '../../shared/jobs.js';
+import { applyJobPatch, validateJobConfig, type Job, type JobConfig, type RunKind, type RunRecord } from '../../shared/jobs.js';
 import type { OperationProgress } from '../../shared/progress.js';
 import type { Snapshot } from '../../shared/repo/types.js';
 import { nextElapses, normalizeCalendar, parseCalendar } from '../../shared/schedule/calendar.js';
 import { next, type ScheduleDecision } from '../../shared/schedule/next-run.js';
 import { staggerAdvice } from '../../shared/schedule/stagger.js';
-import { requireInt, requireOneOf, requireString, ValidationError } from '../../shared/validation.js';
+import { requireInt, requireObject, requireOneOf, requireString, ValidationError } from '../../shared/validation.js';
 import { backup } from '../engine/backup.js';
 import { check } from '../engine/check.js';
-import { OperationCancelledError } from '../engine/errors.js';
+import { OperationCancelledError, RepositoryNotFoundError } from '../engine/errors.js';
+import { walkTree } from '../engine/snapshot-walk.js';
+import { isNotFound } from '../engine/targets/target.js';
 import { forget } from '../engine/forget.js';
 import { prune } from '../engine/prune.js';
 import { Repository } from '../engine/repository.js';
@@ -93,6 +97,8 @@ export class LifeboatService implements LifeboatApi {
   private ticking: Promise<void> | undefined;
   /** Runs whose notification has been emitted (a run's final state is reported more than once). */
   private readonly notified = new Set<number>();
+  /** Indexes of recently browsed snapshots (snapshots never change), newest last. */
+  private readonly snapshotIndexes = new Map<string, Promise<SnapshotIndex>>();
 
   constructor(private readonly opts: ServiceOptions) {
     this.db = opts.db;
@@ -648,7 +654,9 @@ export class LifeboatService implements LifeboatApi {
     const release = await this.gate.enter(request.repositoryId, false);
     try {
       return await this.withRepository(request.repositoryId, undefined, async (repo) => {
-        const res = await restore(repo, await repo.findSnapshot(snapshotId), { target, include: request.include ?? [] });
+        const snap = await repo.findSnapshot(snapshotId);
+        const include = (request.include ?? []).map((p, i) => requireString(p, `include[${i}]`));
+        const res = await restore(repo, snap, { target, include, onProgress: (progress) => this.emit('restoreProgress', { snapshotId: snap.id, target, progress }) });
         return { files: res.files, dirs: res.dirs, bytes: res.bytes, errors: res.errors };
       });
     } finally {
@@ -745,6 +753,127 @@ export class LifeboatService implements LifeboatApi {
     // The bandwidth controller re-reads its setting every second; the cap applies now.
     if (p.maxConcurrentRuns !== undefined) this.queue.setLimit(p.maxConcurrentRuns);
     return this.getSettings();
+  }
+
+  // ---- API: snapshot browser
+
+  /** The snapshot's index, walked once and kept for the few snapshots browsed last. */
+  private snapshotIndex(repositoryId: unknown, snapshotId: unknown): Promise<SnapshotIndex> {
+    const repoId = requireInt(repositoryId, 'repositoryId', 1, Number.MAX_SAFE_INTEGER);
+    const ref = requireString(snapshotId, 'snapshotId', { max: 64 });
+    if (!/^[0-9a-f]{1,64}$|^latest$/.test(ref)) throw new ValidationError('snapshotId', 'must be a snapshot ID (hex) or "latest"');
+    const key = `${repoId}:${ref}`;
+    const cached = this.snapshotIndexes.get(key);
+    if (cached) {
+      this.snapshotIndexes.delete(key);
+      this.snapshotIndexes.set(key, cached);
+      return cached;
+    }
+    const built = this.withRepository(repoId, undefined, async (repo) => {
+      const snap = await repo.findSnapshot(ref);
+      const nodes: IndexedNode[] = [];
+      for await (const { path: p, node } of walkTree(repo, snap.tree)) {
+        const type = node.type === 'file' || node.type === 'dir' || node.type === 'symlink' ? node.type : 'other';
+        nodes.push({
+          path: p,
+          name: node.name,
+          type,
+          size: type === 'file' ? (node.size ?? 0) : 0,
+          mtime: new Date(nanosToMillis(node.mtime)).toISOString(),
+          content: type === 'file' ? (node.content ?? []).join(',') : type === 'symlink' ? `link:${node.linktarget ?? ''}` : type,
+          mode: node.mode,
+        });
+      }
+      return buildSnapshotIndex(nodes);
+    });
+    built.catch(() => this.snapshotIndexes.delete(key));
+    this.snapshotIndexes.set(key, built);
+    while (this.snapshotIndexes.size > 4) this.snapshotIndexes.delete(this.snapshotIndexes.keys().next().value!);
+    return built;
+  }
+
+  async listSnapshotTree(repositoryId: number, snapshotId: string, path: string): Promise<{ path: string; entries: SnapshotEntry[] }> {
+    const dir = requireString(path, 'path');
+    if (!dir.startsWith('/')) throw new ValidationError('path', 'must start with "/"');
+    const entries = listChildren(await this.snapshotIndex(repositoryId, snapshotId), dir);
+    if (!entries) throw new ValidationError('path', `${dir} is not a folder of this snapshot`);
+    return { path: dir, entries };
+  }
+
+  async searchSnapshot(repositoryId: number, snapshotId: string, query: string, limit = 200): Promise<{ entries: SnapshotEntry[]; truncated: boolean }> {
+    const q = requireString(query, 'query', { max: 200 });
+    const n = requireInt(limit, 'limit', 1, 5000);
+    return searchIndex(await this.snapshotIndex(repositoryId, snapshotId), q, n);
+  }
+
+  async diffSnapshots(repositoryId: number, fromId: string, toId: string): Promise<SnapshotDiff> {
+    const [from, to] = await Promise.all([this.snapshotIndex(repositoryId, fromId), this.snapshotIndex(repositoryId, toId)]);
+    return diffIndexes(from, to);
+  }
+
+  // ---- API: setup helpers, export and import
+
+  async testConnection(input: { location: string; password?: string; passwordRef?: string }): Promise<ConnectionTest> {
+    const location = requireString(requireObject(input, 'input').location, 'location').trim();
+    let password: string | undefined;
+    if (input.password !== undefined) password = requireString(input.password, 'password');
+    else if (input.passwordRef !== undefined) password = await this.secrets.resolve(validateSecretRef(input.passwordRef));
+    let target: StorageTarget;
+    try {
+      target = new RetryingTarget(openTarget(location, this.opts.targetOptions?.(location) ?? {}), { attempts: 2 });
+    } catch (e) {
+      throw new ValidationError('location', (e as Error).message);
+    }
+    try {
+      if (password !== undefined) {
+        const repo = await Repository.open(target, password);
+        await repo.close();
+        return { ok: true, initialized: true, message: `repository ${repo.config.id.slice(0, 8)} opened with this password` };
+      }
+      await target.stat({ type: 'config', name: '' });
+      return { ok: true, initialized: true, message: 'reachable; a repository is already there (its password is needed next)' };
+    } catch (e) {
+      if (e instanceof RepositoryNotFoundError || isNotFound(e)) return { ok: true, initialized: false, message: 'reachable; no repository there yet: one will be created' };
+      return { ok: false, initialized: false, message: (e as Error).message };
+    } finally {
+      await target.close().catch(() => {});
+    }
+  }
+
+  async exportJobs(): Promise<JobsExport> {
+    const names = new Map(this.db.repositories.list().map((r) => [r.id, r.name]));
+    return {
+      format: 'lifeboat-jobs',
+      version: 1,
+      exportedAt: this.now().toISOString(),
+      jobs: this.db.jobs.list().map(({ id: _i, createdAt: _c, updatedAt: _u, repositoryId, ...config }) => ({ ...config, repository: names.get(repositoryId) ?? String(repositoryId) })),
+    };
+  }
+
+  async importJobs(data: unknown): Promise<Job[]> {
+    const d = requireObject(data, 'data');
+    if (d.format !== 'lifeboat-jobs') throw new ValidationError('format', 'is not a Lifeboat jobs export');
+    if (d.version !== 1) throw new ValidationError('version', 'must be 1 (exported by this Lifeboat)');
+    if (!Array.isArray(d.jobs)) throw new ValidationError('jobs', 'must be a list');
+    const seen = new Set<string>();
+    const configs: JobConfig[] = d.jobs.map((raw, i) => {
+      const { repository, ...rest } = requireObject(raw, `jobs[${i}]`);
+      const repoName = requireString(repository, `jobs[${i}].repository`);
+      const repo = this.db.repositories.getByName(repoName);
+      if (!repo) throw new ValidationError(`jobs[${i}].repository`, `no repository named ${JSON.stringify(repoName)}; add it first`);
+      let c: JobConfig;
+      try {
+        c = validateJobConfig({ ...rest, repositoryId: repo.id });
+      } catch (e) {
+        throw e instanceof ValidationError ? new ValidationError(`jobs[${i}].${e.field}`, e.problem) : e;
+      }
+      if (this.db.jobs.getByName(c.name) || seen.has(c.name)) throw new ValidationError(`jobs[${i}].name`, `a job named ${JSON.stringify(c.name)} already exists`);
+      seen.add(c.name);
+      return c;
+    });
+    const added = configs.map((c) => this.db.jobs.add(c));
+    this.schedule(0);
+    return added;
   }
 }
 
