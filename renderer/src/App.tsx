@@ -6,11 +6,16 @@ import { Dashboard } from './views/Dashboard.js';
 import { JobsList } from './views/JobsList.js';
 import { JobEditor } from './views/JobEditor.js';
 import { Activity } from './views/Activity.js';
+import { Snapshots } from './views/Snapshots.js';
+import { Settings } from './views/Settings.js';
+import { Setup } from './views/Setup.js';
 
 const NAV: { label: string; route: Route; views: Route['view'][] }[] = [
   { label: 'Dashboard', route: { view: 'dashboard' }, views: ['dashboard'] },
   { label: 'Jobs', route: { view: 'jobs' }, views: ['jobs', 'job-new', 'job-edit'] },
   { label: 'Activity', route: { view: 'activity', runId: null }, views: ['activity'] },
+  { label: 'Snapshots', route: { view: 'snapshots', repositoryId: null }, views: ['snapshots'] },
+  { label: 'Settings', route: { view: 'settings' }, views: ['settings', 'setup'] },
 ];
 
 export function App() {
@@ -57,6 +62,9 @@ export function App() {
         {route.view === 'job-new' && <JobEditor jobId={null} />}
         {route.view === 'job-edit' && <JobEditor key={route.jobId} jobId={route.jobId} />}
         {route.view === 'activity' && <Activity runId={route.runId} />}
+        {route.view === 'snapshots' && <Snapshots key={route.repositoryId} repositoryId={route.repositoryId} />}
+        {route.view === 'settings' && <Settings />}
+        {route.view === 'setup' && <Setup />}
       </main>
     </NoticeContext.Provider>
   );

@@ -6,7 +6,10 @@ export type Route =
   | { view: 'jobs' }
   | { view: 'job-new' }
   | { view: 'job-edit'; jobId: number }
-  | { view: 'activity'; runId: number | null };
+  | { view: 'activity'; runId: number | null }
+  | { view: 'snapshots'; repositoryId: number | null }
+  | { view: 'settings' }
+  | { view: 'setup' };
 
 export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean);
@@ -17,6 +20,9 @@ export function parseRoute(hash: string): Route {
     return jobId ? { view: 'job-edit', jobId } : { view: 'jobs' };
   }
   if (parts[0] === 'activity') return { view: 'activity', runId: id(parts[1]) };
+  if (parts[0] === 'snapshots') return { view: 'snapshots', repositoryId: id(parts[1]) };
+  if (parts[0] === 'settings') return { view: 'settings' };
+  if (parts[0] === 'setup') return { view: 'setup' };
   return { view: 'dashboard' };
 }
 
@@ -32,6 +38,12 @@ export function href(route: Route): string {
       return `#/jobs/${route.jobId}`;
     case 'activity':
       return route.runId ? `#/activity/${route.runId}` : '#/activity';
+    case 'snapshots':
+      return route.repositoryId ? `#/snapshots/${route.repositoryId}` : '#/snapshots';
+    case 'settings':
+      return '#/settings';
+    case 'setup':
+      return '#/setup';
   }
 }
 
