@@ -787,6 +787,8 @@ export class LifeboatService implements LifeboatApi {
       return buildSnapshotIndex(nodes);
     });
     built.catch(() => this.snapshotIndexes.delete(key));
+    // "latest" names another snapshot after the next backup: never cached.
+    if (ref === 'latest') return built;
     this.snapshotIndexes.set(key, built);
     while (this.snapshotIndexes.size > 4) this.snapshotIndexes.delete(this.snapshotIndexes.keys().next().value!);
     return built;
