@@ -2,8 +2,10 @@
  * The desktop shell's pieces that run without Electron, against a real
  * service and SQLite file: the IPC call path (dispatchCall behind the bridge
  * transport, exactly what the preload and the main process do around the
- * IPC hop), the contract the preload receives, the tray icon's pixels, the
- * Linux autostart entry, and finding Electron's binary.
+ * IPC hop), the contract the preload receives, the preload's own logic run
+ * in a VM (Electron cannot run here), the window's security options, the
+ * tray icon's pixels, the Linux autostart entry, finding Electron's binary,
+ * and `lifeboat start` without it.
  */
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
@@ -163,5 +165,87 @@ describe('lifeboat start', () => {
       await new Promise((r) => child.once('exit', r));
     }
     expect(out).toContain('lifeboat serve: stopped');
+  });
+});
+
+describe('the preload, run outside Electron', () => {
+  // Electron cannot run here; the preload's own logic (reading the contract from its argument,
+  // building one function per method, routing events) is run in a VM context whose `electron`
+  // module records what the preload asks of it. The real one is covered by the Electron smoke test.
+  it('exposes exactly the contract on window.lifeboat, invokes the call channel and routes events', async () => {
+    const file = path.join(PROJECT_ROOT, 'main/electron/preload.cts');
+    const js = ts.transpileModule(readFileSync(file, 'utf8'), { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } }).outputText;
+    const exposed = new Map<string, unknown>();
+    const invoked: unknown[][] = [];
+    const handlers = new Map<string, (e: unknown, msg: unknown) => void>();
+    const electron = {
+      contextBridge: { exposeInMainWorld: (key: string, value: unknown) => exposed.set(key, value) },
+      ipcRenderer: {
+        invoke: async (...a: unknown[]) => {
+          invoked.push(a);
+          return { ok: true, result: 'answer' };
+        },
+        on: (channel: string, h: (e: unknown, msg: unknown) => void) => handlers.set(channel, h),
+      },
+    };
+    const contract = Buffer.from(JSON.stringify(BRIDGE_CONTRACT)).toString('base64url');
+    const vm = await import('node:vm');
+    const module = { exports: {} };
+    const requireInVm = (id: string) => {
+      if (id !== 'electron') throw new Error(`the preload asked for ${id}`);
+      return electron;
+    };
+    vm.runInNewContext(js, { require: requireInVm, module, exports: module.exports, process: { argv: ['electron', '--type=renderer', `--lifeboat-contract=${contract}`] }, atob });
+
+    expect([...exposed.keys()]).toEqual(['lifeboat']);
+    const bridge = exposed.get('lifeboat') as LifeboatBridge;
+    expect(Object.keys(bridge).sort()).toEqual(['methods', 'on']);
+    expect(Object.keys(bridge.methods).sort()).toEqual([...API_METHODS].sort());
+    expect(await bridge.methods.getRunLog(7)).toEqual({ ok: true, result: 'answer' });
+    expect(invoked).toEqual([[IPC_CHANNELS.call, 'getRunLog', [7]]]);
+
+    const seen: unknown[] = [];
+    const off = bridge.on('notification', (n) => seen.push(n));
+    const send = handlers.get(IPC_CHANNELS.event)!;
+    send({}, { event: 'notification', payload: { runId: 3 } });
+    send({}, { event: 'runChanged', payload: { id: 3 } });
+    off();
+    send({}, { event: 'notification', payload: { runId: 4 } });
+    expect(seen).toEqual([{ runId: 3 }]);
+    expect(() => bridge.on('nonsense' as 'notification', () => {})).toThrow('no event named nonsense');
+  });
+
+  it('refuses to start without the contract argument', async () => {
+    const js = ts.transpileModule(readFileSync(path.join(PROJECT_ROOT, 'main/electron/preload.cts'), 'utf8'), { compilerOptions: { module: ts.ModuleKind.CommonJS } }).outputText;
+    const vm = await import('node:vm');
+    const module = { exports: {} };
+    expect(() => vm.runInNewContext(js, { require: () => ({ contextBridge: {}, ipcRenderer: {} }), module, exports: module.exports, process: { argv: [] }, atob })).toThrow('did not pass the API contract');
+  });
+});
+
+describe('the desktop window', () => {
+  it('is created context-isolated, sandboxed, without Node, and the page gets a strict CSP', () => {
+    const file = path.join(PROJECT_ROOT, 'main/electron/main.ts');
+    const text = readFileSync(file, 'utf8');
+    const src = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true);
+    const prefs = new Map<string, string>();
+    const visit = (n: ts.Node) => {
+      if (ts.isPropertyAssignment(n) && n.name.getText() === 'webPreferences' && ts.isObjectLiteralExpression(n.initializer)) {
+        for (const p of n.initializer.properties) if (ts.isPropertyAssignment(p)) prefs.set(p.name.getText(), p.initializer.getText());
+      }
+      ts.forEachChild(n, visit);
+    };
+    visit(src);
+    expect(Object.fromEntries([...prefs].filter(([k]) => ['contextIsolation', 'sandbox', 'nodeIntegration', 'nodeIntegrationInWorker', 'webSecurity', 'webviewTag'].includes(k)))).toEqual({
+      contextIsolation: 'true',
+      sandbox: 'true',
+      nodeIntegration: 'false',
+      nodeIntegrationInWorker: 'false',
+      webSecurity: 'true',
+      webviewTag: 'false',
+    });
+    expect(text).toContain(`"default-src 'none'"`);
+    expect(text).toContain("setWindowOpenHandler(() => ({ action: 'deny' }))");
+    expect(text).toContain('requestSingleInstanceLock()');
   });
 });
