@@ -207,6 +207,13 @@ describe('the desktop screens in Chromium', () => {
     const details = page.locator('.run-details');
     await details.getByText('pre-command failed (exit 2)').first().waitFor();
     await expect.poll(() => details.locator('pre.log').textContent()).toContain('mysqldump: access denied');
+    // The run's phases, in order, from its log.
+    const phases = await details.getByRole('list', { name: 'Phases' }).locator('li').allTextContents();
+    expect(phases.map((p) => p.replace(/^.*?\d\d:\d\d:\d\d\s*/, ''))).toEqual([
+      'queued (manual): started by hand',
+      expect.stringMatching(/^pre-command: echo/),
+      'failed: pre-command failed (exit 2); the backup did not start',
+    ]);
     await shot('activity-failed');
     await details.getByRole('button', { name: 'Acknowledge failure' }).click();
     await expect.poll(() => rows.count()).toBe(0);

@@ -210,6 +210,7 @@ function RunDetails({ runId, run, jobName }: { runId: number; run: RunRecord | u
           Acknowledge failure
         </button>
       )}
+      {log && <RunPhases log={log} />}
       <h3>Log</h3>
       {error && <p className="error">{error}</p>}
       <pre className="log" tabIndex={0} aria-label={`Log of run ${runId}`}>
@@ -217,5 +218,26 @@ function RunDetails({ runId, run, jobName }: { runId: number; run: RunRecord | u
         {log === '' && '(empty)'}
       </pre>
     </aside>
+  );
+}
+
+/** The phases a run went through, read from its log ("<time> phase: …", and the pre/post-command and queue lines). */
+function RunPhases({ log }: { log: string }) {
+  const phases = log
+    .split('\n')
+    .map((line) => /^(\d{4}-\d\d-\d\dT[\d:.]+Z) ((?:phase|queued|pre-command|post-command|snapshot|failed|cancelled|forget|prune|checked)\b.*)$/.exec(line))
+    .filter((m): m is RegExpExecArray => m !== null);
+  if (phases.length === 0) return null;
+  return (
+    <>
+      <h3>Phases</h3>
+      <ol className="phases" aria-label="Phases">
+        {phases.map((m, i) => (
+          <li key={i}>
+            <time dateTime={m[1]}>{dateTime(m[1]!, true)}</time> {m[2]!.replace(/^phase: /, '')}
+          </li>
+        ))}
+      </ol>
+    </>
   );
 }
