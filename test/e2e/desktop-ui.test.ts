@@ -69,6 +69,8 @@ afterAll(async () => {
   s?.dispose();
 });
 
+/** expect.poll with room for two shared, busy cores (its default gives up after a second). */
+const poll = <T>(fn: () => Promise<T> | T) => expect.poll(fn, { timeout: 30_000, interval: 100 });
 const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
 const next = () => page.getByRole('button', { name: 'Next' }).click();
 const banner = () => page.getByRole('region', { name: 'Overall state' });
@@ -143,7 +145,7 @@ describe('the desktop screens in Chromium', () => {
     await page.getByRole('link', { name: 'Snapshots' }).click();
     await page.getByRole('heading', { name: 'Snapshots', level: 1 }).waitFor();
     const rows = page.getByRole('table', { name: 'Snapshots' }).locator('tbody tr');
-    await expect.poll(() => rows.count()).toBe(2);
+    await poll(() => rows.count()).toBe(2);
     // Newest first: browse the older one.
     await rows.nth(1).getByRole('button', { name: /Browse snapshot/ }).click();
     const browser = page.locator('section.panel', { has: page.getByRole('heading', { name: /^Snapshot [0-9a-f]{8} of/ }) });
@@ -192,21 +194,21 @@ describe('the desktop screens in Chromium', () => {
     const failing = await svc.createJob({ name: 'Database', repositoryId: repo!.id, sources: { paths: [src] }, preCommand: 'echo "mysqldump: access denied" >&2; exit 2' });
     await page.getByRole('link', { name: 'Dashboard' }).click();
     await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor();
-    await expect.poll(() => banner().getAttribute('data-level')).toBe('green');
+    await poll(() => banner().getAttribute('data-level')).toBe('green');
     const run = await svc.runNow(failing.id);
     // Live: the banner turns red from the appStatusChanged event, without reloading.
-    await expect.poll(() => banner().getAttribute('data-level')).toBe('red');
+    await poll(() => banner().getAttribute('data-level')).toBe('red');
     expect(await banner().textContent()).toContain('1 failed run to look at');
     await shot('dashboard-red');
 
     await page.getByRole('link', { name: 'Activity' }).click();
     await page.getByLabel('Status').selectOption({ label: 'Failed, not acknowledged' });
     const rows = page.locator('.runs tbody tr');
-    await expect.poll(() => rows.count()).toBe(1);
+    await poll(() => rows.count()).toBe(1);
     await rows.first().getByRole('link').click();
     const details = page.locator('.run-details');
     await details.getByText('pre-command failed (exit 2)').first().waitFor();
-    await expect.poll(() => details.locator('pre.log').textContent()).toContain('mysqldump: access denied');
+    await poll(() => details.locator('pre.log').textContent()).toContain('mysqldump: access denied');
     // The run's phases, in order, from its log.
     const phases = await details.getByRole('list', { name: 'Phases' }).locator('li').allTextContents();
     expect(phases.map((p) => p.replace(/^.*?\d\d:\d\d:\d\d\s*/, ''))).toEqual([
@@ -216,11 +218,11 @@ describe('the desktop screens in Chromium', () => {
     ]);
     await shot('activity-failed');
     await details.getByRole('button', { name: 'Acknowledge failure' }).click();
-    await expect.poll(() => rows.count()).toBe(0);
+    await poll(() => rows.count()).toBe(0);
     expect((await svc.listRuns({ jobId: failing.id })).find((r) => r.id === run.id)!.acknowledged).toBe(true);
 
     await page.getByRole('link', { name: 'Dashboard' }).click();
-    await expect.poll(() => banner().getAttribute('data-level')).toBe('green');
+    await poll(() => banner().getAttribute('data-level')).toBe('green');
     await shot('dashboard-acknowledged');
   });
 
@@ -231,7 +233,7 @@ describe('the desktop screens in Chromium', () => {
     expect((await svc.getAppStatus()).pausedUntil).not.toBeNull();
     await shot('dashboard-paused');
     await banner().getByRole('button', { name: 'Resume schedules' }).click();
-    await expect.poll(() => banner().getAttribute('data-level')).toBe('green');
+    await poll(() => banner().getAttribute('data-level')).toBe('green');
     expect((await svc.getAppStatus()).pausedUntil).toBeNull();
   });
 
@@ -253,8 +255,19 @@ describe('the desktop screens in Chromium', () => {
     await page.getByRole('heading', { name: 'Settings', level: 1 }).waitFor();
     expect(await page.getByLabel('Runs at once (all jobs)').inputValue()).toBe('3');
 
+    // A second repository, added from Settings after a connection test.
+    await page.getByLabel('Name', { exact: true }).fill('offsite');
+    await page.getByLabel('Location', { exact: true }).fill(path.join(s.dir, 'repo2'));
+    await page.getByRole('button', { name: 'Test connection' }).click();
+    await page.getByText('OK: reachable; no repository there yet: one will be created').waitFor();
+    await page.getByLabel('Password', { exact: true }).fill('another long password');
+    await page.getByRole('button', { name: 'Add repository' }).click();
+    await page.getByRole('table', { name: 'Repositories' }).getByRole('link', { name: 'offsite' }).waitFor();
+    expect((await svc.listRepositories()).map((r) => r.name).sort()).toEqual(['backups', 'offsite']);
+    expect(existsSync(path.join(s.dir, 'repo2', 'config'))).toBe(true);
+
     await page.getByRole('button', { name: 'Export jobs' }).click();
-    await expect.poll(() => page.getByLabel('Jobs export (JSON)').inputValue()).toContain('"format": "lifeboat-jobs"');
+    await poll(() => page.getByLabel('Jobs export (JSON)').inputValue()).toContain('"format": "lifeboat-jobs"');
     const exported = JSON.parse(await page.getByLabel('Jobs export (JSON)').inputValue()) as { jobs: { name: string; repository: string }[] };
     expect(exported.jobs.map((j) => [j.name, j.repository]).sort()).toEqual([['Database', 'backups'], ['Website', 'backups']]);
     // Importing the same jobs again is refused by name, all or nothing.
