@@ -82,14 +82,16 @@ export function Setup() {
     // Last step: create the job, start its first backup, go to the dashboard.
     setBusy(true);
     try {
-      const retention = { daily: Number(daily) || undefined, weekly: Number(weekly) || undefined, monthly: Number(monthly) || undefined };
+      // Only the kinds given a number; none at all: keep everything.
+      const retention = Object.fromEntries(([['daily', daily], ['weekly', weekly], ['monthly', monthly]] as const).filter(([, v]) => v.trim() !== '' && v.trim() !== '0').map(([k, v]) => [k, Number(v)]));
+      const keepSome = Object.keys(retention).length > 0;
       const job = await api.createJob({
         name,
         repositoryId: repo!.id,
         sources: { paths: pathList },
         schedule: schedule.trim() || null,
-        retention: Object.values(retention).some(Boolean) ? JSON.parse(JSON.stringify(retention)) : null,
-        pruneAfterBackup: Object.values(retention).some(Boolean),
+        retention: keepSome ? retention : null,
+        pruneAfterBackup: keepSome,
       });
       if (runFirst) await api.runNow(job.id);
       notify(runFirst ? `Job ${job.name} created; its first backup is running` : `Job ${job.name} created`);
