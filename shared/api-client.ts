@@ -4,6 +4,7 @@
  * names a method or channel as a string.
  */
 import { API_METHODS, type LifeboatApi } from './api.js';
+import type { CallOutcome, LifeboatBridge } from './ipc.js';
 
 /** Sends one call (method name, arguments) and resolves with its result. */
 export type ApiTransport = (method: keyof LifeboatApi, args: unknown[]) => Promise<unknown>;
@@ -67,5 +68,19 @@ export function cookieTransport(baseUrl = '', fetchImpl: typeof fetch = (input, 
       throw new ApiError(message, body.error?.field ?? null, res.status);
     }
     return body.result;
+  };
+}
+
+/**
+ * The transport of the desktop window: the object the Electron preload
+ * exposes (`window.lifeboat`), one function per method, answering a
+ * `CallOutcome` that keeps the field a validation error names.
+ */
+export function bridgeTransport(bridge: Pick<LifeboatBridge, 'methods'>): ApiTransport {
+  return async (method, args) => {
+    const call = bridge.methods[method] as (...a: unknown[]) => Promise<CallOutcome>;
+    const outcome = await call(...args);
+    if (!outcome.ok) throw new ApiError(outcome.error.message, outcome.error.field, outcome.error.validation ? 400 : 500);
+    return outcome.result;
   };
 }

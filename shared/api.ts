@@ -6,11 +6,14 @@
  * renderer is untrusted.
  */
 import type { CredentialField, RepositoryCredentials } from './credentials.js';
-import type { Job, RunKind, RunRecord, RunStatus } from './jobs.js';
+import type { Job, JobConfig, RunKind, RunRecord, RunStatus } from './jobs.js';
 import type { OperationProgress } from './progress.js';
 import type { RestoreTestDue, RestoreTestRecord } from './restore-test.js';
 import type { Snapshot } from './repo/types.js';
 import type { StaggerWarning } from './schedule/stagger.js';
+import type { PauseDuration, RunNotification, TrayState } from './app-state.js';
+import type { SettingsView } from './settings.js';
+import type { SnapshotDiff, SnapshotEntry } from './snapshot-index.js';
 
 /** A repository known to Lifeboat. The password lives in the secret store; `passwordRef` only points at it. */
 export interface RepositoryInfo {
@@ -114,6 +117,30 @@ export interface RunFilter {
   beforeId?: number;
 }
 
+/** The whole app's state, for the tray and the dashboard's banner. */
+export interface AppStatus {
+  tray: TrayState;
+  /** End of the schedule pause (ISO), null when schedules run. */
+  pausedUntil: string | null;
+  unacknowledgedFailures: RunRecord[];
+}
+
+/** Whether a location can be reached, and whether a repository is already there. */
+export interface ConnectionTest {
+  ok: boolean;
+  /** A repository (config file) exists at the location; with a password: it opened. */
+  initialized: boolean;
+  message: string;
+}
+
+/** Job configuration as exported (no secrets: repositories by name, their passwords stay in the secret store). */
+export interface JobsExport {
+  format: 'lifeboat-jobs';
+  version: 1;
+  exportedAt: string;
+  jobs: (Omit<JobConfig, 'repositoryId'> & { repository: string })[];
+}
+
 /** The service's methods. All return promises: every host crosses a process or thread boundary. */
 export interface LifeboatApi {
   listRepositories(): Promise<RepositoryInfo[]>;
@@ -170,19 +197,59 @@ export interface LifeboatApi {
    * quarter, tested? passed?, then every test in detail; as print-ready HTML or CSV.
    */
   exportRestoreTestEvidence(options: { format: 'html' | 'csv'; jobId?: number; from?: string; to?: string }): Promise<EvidenceExport>;
+
+  /** The tray's state (jobs, unacknowledged failures, restore tests due, pause) and the schedule pause. */
+  getAppStatus(): Promise<AppStatus>;
+  /**
+   * Pauses every schedule for an hour or until local midnight: scheduled slots in the pause are recorded
+   * as skipped (not caught up afterwards). "Run now" still works.
+   */
+  pauseSchedules(duration: PauseDuration): Promise<AppStatus>;
+  resumeSchedules(): Promise<AppStatus>;
+  getSettings(): Promise<SettingsView>;
+  /** Changes some settings (validated; unknown keys refused) and applies them at once. */
+  updateSettings(patch: unknown): Promise<SettingsView>;
+
+  /** A folder of a snapshot: its children, folders with the total size below them ("/" is the top). */
+  listSnapshotTree(repositoryId: number, snapshotId: string, path: string): Promise<{ path: string; entries: SnapshotEntry[] }>;
+  /** Paths of a snapshot whose name contains `query` (`*` and `?` as wildcards), at most `limit`. */
+  searchSnapshot(repositoryId: number, snapshotId: string, query: string, limit?: number): Promise<{ entries: SnapshotEntry[]; truncated: boolean }>;
+  /** Files and folders added, removed and changed from snapshot `fromId` to `toId`. */
+  diffSnapshots(repositoryId: number, fromId: string, toId: string): Promise<SnapshotDiff>;
+  /** Tries a location (and, given one, a password) without registering anything. */
+  testConnection(input: { location: string; password?: string; passwordRef?: string }): Promise<ConnectionTest>;
+  /** Every job's configuration, repositories by name, no secrets. */
+  exportJobs(): Promise<JobsExport>;
+  /** Adds the jobs of an export (all or none); repositories must exist by name, job names must be new. */
+  importJobs(data: unknown): Promise<Job[]>;
 }
 
 /** Events the service emits to every connected UI. */
 export interface LifeboatEvents {
   runChanged: RunRecord;
   runProgress: { runId: number; jobId: number; progress: OperationProgress };
+  /** After anything that may change the tray: a run's transition, a pause, an acknowledgement. */
+  appStatusChanged: AppStatus;
+  /** A finished run that its job's notification mode reports (and desktop notifications are on). */
+  notification: RunNotification;
+  /** Progress of a restore started through the API. */
+  restoreProgress: { snapshotId: string; target: string; progress: OperationProgress };
 }
+
+/** Every event name, checked at compile time to be complete (hosts forward exactly these). */
+export const EVENT_NAMES = ['runChanged', 'runProgress', 'appStatusChanged', 'notification', 'restoreProgress'] as const satisfies readonly (keyof LifeboatEvents)[];
+
+type MissingEvents = Exclude<keyof LifeboatEvents, (typeof EVENT_NAMES)[number]>;
+/** Fails to compile when an event is added to LifeboatEvents but not to EVENT_NAMES. */
+export const EVENT_NAMES_COMPLETE: [MissingEvents] extends [never] ? true : never = true;
 
 /** Every method name, checked at compile time to be complete (hosts derive their channels from it). */
 export const API_METHODS = [
   'listRepositories', 'addRepository', 'removeRepository', 'listJobs', 'getJob', 'createJob', 'updateJob', 'deleteJob',
   'runNow', 'cancelRun', 'listRuns', 'getRunLog', 'acknowledgeRun', 'listSnapshots', 'previewSchedule', 'previewRetention', 'staggerAdvice', 'restore',
   'restoreTestStatus', 'startRestoreTest', 'listRestoreTests', 'signOffRestoreTest', 'exportRestoreTestEvidence',
+  'getAppStatus', 'pauseSchedules', 'resumeSchedules', 'getSettings', 'updateSettings',
+  'listSnapshotTree', 'searchSnapshot', 'diffSnapshots', 'testConnection', 'exportJobs', 'importJobs',
 ] as const satisfies readonly (keyof LifeboatApi)[];
 
 type MissingMethods = Exclude<keyof LifeboatApi, (typeof API_METHODS)[number]>;

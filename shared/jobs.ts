@@ -158,6 +158,24 @@ export function acceptSchedule(expr: string, field: string): string {
   }
 }
 
+/** A bandwidth limit with time-of-day windows (a job's, or the global one); errors name `field` and below. */
+export function validateBandwidth(v: unknown, field: string): { limitKiBps: number | null; windows: BandwidthWindow[] } {
+  const bw = requireObject(v, field);
+  rejectUnknownKeys(bw, field, ['limitKiBps', 'windows']);
+  const windowsIn = bw.windows === undefined ? [] : bw.windows;
+  if (!Array.isArray(windowsIn)) throw new ValidationError(`${field}.windows`, 'must be a list');
+  const windows = windowsIn.map((w, i) => {
+    const f = `${field}.windows[${i}]`;
+    const wo = requireObject(w, f);
+    rejectUnknownKeys(wo, f, ['from', 'to', 'limitKiBps']);
+    const from = validateTimeOfDay(wo.from, `${f}.from`);
+    const to = validateTimeOfDay(wo.to, `${f}.to`);
+    if (from === to) throw new ValidationError(`${f}.to`, 'must differ from "from"');
+    return { from, to, limitKiBps: nullableLimit(wo.limitKiBps ?? null, `${f}.limitKiBps`) };
+  });
+  return { limitKiBps: nullableLimit(bw.limitKiBps ?? null, `${field}.limitKiBps`), windows };
+}
+
 /**
  * Validates a complete job configuration (missing optional settings take
  * their defaults). Throws ValidationError naming the first bad field.
@@ -191,19 +209,7 @@ export function validateJobConfig(input: unknown): JobConfig {
       throw e instanceof ValidationError ? e : new ValidationError('retention', (e as Error).message.replace(/^retention\.?/, '').replace(/^:\s*/, '') || 'invalid');
     }
   }
-  const bw = requireObject(d.bandwidth, 'bandwidth');
-  rejectUnknownKeys(bw, 'bandwidth', ['limitKiBps', 'windows']);
-  const windowsIn = bw.windows === undefined ? [] : bw.windows;
-  if (!Array.isArray(windowsIn)) throw new ValidationError('bandwidth.windows', 'must be a list');
-  const windows = windowsIn.map((w, i) => {
-    const f = `bandwidth.windows[${i}]`;
-    const wo = requireObject(w, f);
-    rejectUnknownKeys(wo, f, ['from', 'to', 'limitKiBps']);
-    const from = validateTimeOfDay(wo.from, `${f}.from`);
-    const to = validateTimeOfDay(wo.to, `${f}.to`);
-    if (from === to) throw new ValidationError(`${f}.to`, 'must differ from "from"');
-    return { from, to, limitKiBps: nullableLimit(wo.limitKiBps ?? null, `${f}.limitKiBps`) };
-  });
+  const bandwidth = validateBandwidth(d.bandwidth, 'bandwidth');
   const tags = requireStringArray(d.tags, 'tags');
   tags.forEach((t, i) => {
     if (/[,\s]/.test(t)) throw new ValidationError(`tags[${i}]`, 'must not contain commas or spaces');
@@ -222,7 +228,7 @@ export function validateJobConfig(input: unknown): JobConfig {
     checkReadData,
     overlap: requireOneOf(d.overlap, 'overlap', ['skip', 'queue', 'parallel'] as const),
     uploadWorkers: requireInt(d.uploadWorkers, 'uploadWorkers', 1, 16),
-    bandwidth: { limitKiBps: nullableLimit(bw.limitKiBps ?? null, 'bandwidth.limitKiBps'), windows },
+    bandwidth,
     notify: requireOneOf(d.notify, 'notify', ['always', 'errors', 'never'] as const),
     rpoHours: d.rpoHours === null ? null : requireInt(d.rpoHours, 'rpoHours', 1, 24 * 366),
     catchUp: requireBoolean(d.catchUp, 'catchUp'),

@@ -3,6 +3,9 @@
  * app uses. Exit codes: 0 success, 1 error, 3 backup finished but some files
  * could not be read (the snapshot exists without them).
  */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { Command, Option } from 'commander';
 import { formatBytes, formatDuration } from '../../shared/format.js';
 import { formatGoTime, parseGoTime } from '../../shared/repo/gotime.js';
@@ -21,6 +24,8 @@ import { registerForgetCommand } from './commands/forget.js';
 import { registerPruneCommand } from './commands/prune.js';
 import { registerRestoreTestCommand } from './commands/restore-test.js';
 import { registerServiceCommands } from './commands/service.js';
+import { findElectronBinary } from '../host/electron-binary.js';
+import { projectRoot } from '../../workers/crypto/native.js';
 import { parseIntOption, parseLocalTime, repositoryLocation, repositoryPassword } from './options.js';
 
 export const EXIT_OK = 0;
@@ -288,13 +293,24 @@ export function buildProgram(): Command {
   program
     .command('start')
     .description('start the app: the desktop window where Electron is installed; otherwise the scheduler, headless')
-    .action(async (_o: unknown, cmd: Command) => {
+    .option('--hidden', 'desktop app: start in the tray without opening the window')
+    .action(async (o: { hidden?: boolean }) => {
+      const root = projectRoot();
+      const electron = findElectronBinary(root);
+      const built = existsSync(path.join(root, 'dist', 'main', 'electron', 'main.js'));
+      if (electron.path && built) {
+        process.stdout.write('lifeboat start: opening the desktop app\n');
+        const child = spawn(electron.path, [root, ...(o.hidden ? ['--hidden'] : [])], { stdio: 'inherit' });
+        const code = await new Promise<number>((resolve) => child.once('exit', (c, sig) => resolve(c ?? (sig ? 1 : 0))));
+        process.exitCode = code;
+        return;
+      }
+      const why = electron.path === null ? electron.reason : 'the desktop app is not built (npm run build)';
       process.stdout.write(
-        "lifeboat start: Electron's binary is not installed here, so the desktop window cannot open; starting the headless host\n" +
-          '(the scheduler, and the API for a browser on loopback; the browser UI itself is not built yet). Ctrl+C stops.\n',
+        `lifeboat start: the desktop window cannot open here: ${why}; starting the headless host instead\n` +
+          '(the scheduler, and the same UI for a browser on loopback: open the address printed below). Ctrl+C stops.\n',
       );
       await program.commands.find((c) => c.name() === 'serve')!.parseAsync(['--http'], { from: 'user' });
-      void cmd;
     });
 
   return program;

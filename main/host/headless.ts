@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { API_METHODS, type LifeboatApi, type LifeboatEvents } from '../../shared/api.js';
+import { API_METHODS, EVENT_NAMES, type LifeboatApi, type LifeboatEvents } from '../../shared/api.js';
 import { ValidationError } from '../../shared/validation.js';
 import type { LifeboatService } from '../service/service.js';
 
@@ -142,7 +142,7 @@ export async function startHeadlessHost(service: LifeboatService, opts: Headless
       const msg = JSON.stringify({ event, payload });
       for (const ws of sockets) ws.send(msg);
     });
-  const unsubscribe = [forward('runChanged'), forward('runProgress')];
+  const unsubscribe = EVENT_NAMES.map((e) => forward(e));
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

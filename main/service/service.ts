@@ -1,24 +1,31 @@
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import type {
-  EvidenceExport, JobStatus, LifeboatApi, LifeboatEvents, RepositoryInfo, RestoreRequest, RestoreSummary, RestoreTestFilter, RestoreTestRequest, RetentionPreview, RunFilter,
+  AppStatus, ConnectionTest, EvidenceExport, JobsExport, JobStatus, LifeboatApi, LifeboatEvents, RepositoryInfo, RestoreRequest, RestoreSummary, RestoreTestFilter, RestoreTestRequest,
+  RetentionPreview, RunFilter,
 } from '../../shared/api.js';
 import {
-  evidenceCsv, evidenceGrid, evidenceHtml, restoreTestDue, scopeText, validateRestoreTestScope, type RestoreTestDue, type RestoreTestRecord, type RestoreTestScope,
+  evidenceCsv, evidenceGrid, evidenceHtml, restoreTestAlert, restoreTestDue, scopeText, validateRestoreTestScope, type RestoreTestDue, type RestoreTestRecord, type RestoreTestScope,
 } from '../../shared/restore-test.js';
+import { PAUSE_DURATIONS, pauseEnd, runNotification, trayState, type PauseDuration, type QuitReadiness, type RestoreTestsDue } from '../../shared/app-state.js';
+import { buildSnapshotIndex, diffIndexes, listChildren, searchIndex, type IndexedNode, type SnapshotDiff, type SnapshotEntry, type SnapshotIndex } from '../../shared/snapshot-index.js';
+import { nanosToMillis } from '../../shared/repo/gotime.js';
+import { SETTINGS_DEFAULTS, validateSettingsPatch, type AppSettings, type SettingsView } from '../../shared/settings.js';
 import { validatePolicy } from '../../shared/retention.js';
 import { previewRetention, simulateSnapshots } from '../../shared/retention-preview.js';
-import { applyJobPatch, validateJobConfig, type Job, type RunKind, type RunRecord } from '../../shared/jobs.js';
+import { applyJobPatch, validateJobConfig, type Job, type JobConfig, type RunKind, type RunRecord } from '../../shared/jobs.js';
 import type { OperationProgress } from '../../shared/progress.js';
 import type { Snapshot } from '../../shared/repo/types.js';
 import { nextElapses, normalizeCalendar, parseCalendar } from '../../shared/schedule/calendar.js';
 import { next, type ScheduleDecision } from '../../shared/schedule/next-run.js';
 import { staggerAdvice } from '../../shared/schedule/stagger.js';
 import { validateCredentials, type CredentialField, type RepositoryCredentials } from '../../shared/credentials.js';
-import { requireBoolean, requireInt, requireOneOf, requireString, ValidationError } from '../../shared/validation.js';
+import { requireBoolean, requireInt, requireObject, requireOneOf, requireString, ValidationError } from '../../shared/validation.js';
 import { backup } from '../engine/backup.js';
 import { check } from '../engine/check.js';
-import { OperationCancelledError } from '../engine/errors.js';
+import { OperationCancelledError, RepositoryNotFoundError } from '../engine/errors.js';
+import { walkTree } from '../engine/snapshot-walk.js';
+import { isNotFound } from '../engine/targets/target.js';
 import { forget } from '../engine/forget.js';
 import { prune } from '../engine/prune.js';
 import { PROGRAM_VERSION, Repository } from '../engine/repository.js';
@@ -56,13 +63,24 @@ export interface ServiceOptions {
   lockWaitMs?: number;
   /** How to reach remote locations (SFTP credentials and host-key pins, S3 keys), given by the host. */
   targetOptions?: (location: string) => OpenTargetOptions;
+  /** The data folder, shown in Settings. */
+  dataDir?: string;
 }
+
+/** Settings keys of the service's own state (beside the editable AppSettings). */
+const PAUSED_UNTIL_KEY = 'schedulesPausedUntil';
+/** When overdue restore tests last raised a notification (ISO). */
+const RESTORE_TEST_ALERT_KEY = 'restoreTestAlertAt';
+/** Bytes of one data pack, for the time a stop needs to finish the packs in flight. */
+const PACK_BYTES = 16 * 1024 * 1024;
 
 interface ActiveRun {
   record: RunRecord;
   controller: AbortController;
   readingDone: boolean;
   done: Promise<void>;
+  /** The latest progress report (backups), for the quit estimate. */
+  lastProgress?: OperationProgress;
   /** For a restore-test run: what to test (validated). */
   restoreTest?: RestoreTestPlan;
 }
@@ -97,13 +115,17 @@ export class LifeboatService implements LifeboatApi {
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
   private ticking: Promise<void> | undefined;
+  /** Runs whose notification has been emitted (a run's final state is reported more than once). */
+  private readonly notified = new Set<number>();
+  /** Indexes of recently browsed snapshots (snapshots never change), newest last. */
+  private readonly snapshotIndexes = new Map<string, Promise<SnapshotIndex>>();
 
   constructor(private readonly opts: ServiceOptions) {
     this.db = opts.db;
     this.secrets = opts.secrets ?? new DefaultSecretResolver(process.env, opts.secretStore ? [opts.secretStore] : []);
     this.now = opts.now ?? (() => new Date());
     this.timeZone = opts.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
-    this.queue = new RunQueue(opts.maxConcurrentRuns ?? this.db.settings.get<number>('maxConcurrentRuns', 2));
+    this.queue = new RunQueue(opts.maxConcurrentRuns ?? this.db.settings.get<number>('maxConcurrentRuns', SETTINGS_DEFAULTS.maxConcurrentRuns));
     this.emitter.setMaxListeners(100);
     this.bandwidth = new BandwidthController(
       () => this.db.settings.get<BandwidthSetting>('bandwidth', { limitKiBps: null, windows: [] }),
@@ -138,6 +160,8 @@ export class LifeboatService implements LifeboatApi {
   async tick(): Promise<ScheduleDecision[]> {
     const decisions: ScheduleDecision[] = [];
     const now = this.now();
+    const pausedUntil = this.pausedUntil(now);
+    this.alertOverdueRestoreTests(now);
     for (const job of this.db.jobs.list()) {
       const plans: [RunKind, ScheduleDecision][] = [['backup', next(now, job, this.history(job, 'backup'), this.timeZone)]];
       // A prune pass on its own schedule; a waiting one queues behind the job's other prune runs.
@@ -149,8 +173,9 @@ export class LifeboatService implements LifeboatApi {
         decisions.push(d);
         if (d.kind === 'wait') continue;
         const scheduledFor = d.scheduledFor.toISOString();
-        if (d.kind === 'skip') {
-          const r = this.db.runs.create({ jobId: job.id, kind, trigger: 'schedule', scheduledFor, status: 'skipped', reason: d.reason });
+        if (d.kind === 'skip' || pausedUntil) {
+          const reason = d.kind === 'skip' ? d.reason : `schedules are paused until ${pausedUntil}`;
+          const r = this.db.runs.create({ jobId: job.id, kind, trigger: 'schedule', scheduledFor, status: 'skipped', reason });
           this.db.runs.update(r.id, { endedAt: now.toISOString() });
           this.changed(r.id);
           continue;
@@ -170,6 +195,8 @@ export class LifeboatService implements LifeboatApi {
           const now = this.now().getTime();
           let wait = this.opts.maxTickMs ?? 30_000;
           for (const d of decisions) if (d.nextRun) wait = Math.min(wait, Math.max(0, d.nextRun.getTime() - now));
+          const pausedUntil = this.pausedUntil(new Date(now));
+          if (pausedUntil) wait = Math.min(wait, Math.max(0, Date.parse(pausedUntil) - now));
           this.schedule(wait);
         })
         .catch((e) => {
@@ -525,6 +552,7 @@ export class LifeboatService implements LifeboatApi {
   }
 
   private progress(job: Job, a: ActiveRun, p: OperationProgress): void {
+    a.lastProgress = p;
     if (p.phase === 'finishing' || p.phase === 'done') {
       if (!a.readingDone) {
         a.readingDone = true;
@@ -541,13 +569,87 @@ export class LifeboatService implements LifeboatApi {
     this.emit('runProgress', { runId: a.record.id, jobId: job.id, progress: p });
   }
 
+
   private appendLog(runId: number, text: string): void {
     this.db.runs.appendLog(runId, `${this.now().toISOString()} ${text}\n`);
   }
 
   private changed(runId: number): void {
     const r = this.db.runs.get(runId);
-    if (r) this.emit('runChanged', r);
+    if (!r) return;
+    this.emit('runChanged', r);
+    if (r.status !== 'queued' && r.status !== 'running' && !this.notified.has(r.id)) {
+      this.notified.add(r.id);
+      const job = this.db.jobs.get(r.jobId);
+      const n = job && this.db.settings.get<AppSettings['notifications']>('notifications', SETTINGS_DEFAULTS.notifications).desktop ? runNotification(r, job) : null;
+      if (n) this.emit('notification', n);
+    }
+    this.statusChanged();
+  }
+
+  private statusChanged(): void {
+    if (this.emitter.listenerCount('appStatusChanged') > 0) this.emit('appStatusChanged', this.appStatus());
+  }
+
+  /** End of the schedule pause (ISO) when one is in force at `now`. */
+  private pausedUntil(now: Date): string | null {
+    const until = this.db.settings.get<string | null>(PAUSED_UNTIL_KEY, null);
+    return until && Date.parse(until) > now.getTime() ? until : null;
+  }
+
+  /** Overdue restore tests raise a desktop notification, at most once a day (`restoreTestAlert`). */
+  private alertOverdueRestoreTests(now: Date): void {
+    const last = this.db.settings.get<string | null>(RESTORE_TEST_ALERT_KEY, null);
+    const jobs = this.db.jobs.list().map((job) => ({ name: job.name, due: this.restoreTestDueOf(job) }));
+    const alert = restoreTestAlert(now, jobs, last ? new Date(last) : null);
+    if (!alert.notify) return;
+    this.db.settings.set(RESTORE_TEST_ALERT_KEY, now.toISOString());
+    if (this.db.settings.get<AppSettings['notifications']>('notifications', SETTINGS_DEFAULTS.notifications).desktop) {
+      this.emit('notification', { runId: null, jobId: null, title: 'Restore tests overdue', body: alert.text, urgency: 'critical' });
+    }
+  }
+
+  private appStatus(): AppStatus {
+    const jobs = this.db.jobs.list().map((j) => this.status(j));
+    const unacknowledgedFailures = this.db.runs.unacknowledgedFailures();
+    const pausedUntil = this.pausedUntil(this.now());
+    // A job never tested counts as due: nothing has proven its backups restore.
+    const restoreTests: RestoreTestsDue = {
+      due: jobs.filter((j) => ['due', 'never-tested'].includes(j.restoreTest.state)).length,
+      overdue: jobs.filter((j) => j.restoreTest.state === 'overdue').length,
+    };
+    return { tray: trayState({ jobs, unacknowledgedFailures, pausedUntil, restoreTests }), pausedUntil, unacknowledgedFailures };
+  }
+
+  /**
+   * Whether quitting now interrupts a run, and roughly how long a stop takes
+   * to reach a safe point: a backup stops reading at once but finishes the
+   * packs it is uploading (up to one per upload connection) at the rate it
+   * has been storing; maintenance cannot be estimated.
+   */
+  quitReadiness(): QuitReadiness {
+    const running = [...this.active.values()].filter((a) => this.db.runs.get(a.record.id)?.status === 'running');
+    let estimatedMs: number | null = 0;
+    for (const a of running) {
+      const job = this.db.jobs.get(a.record.jobId);
+      const p = a.lastProgress;
+      if (a.record.kind !== 'backup' || !p) {
+        estimatedMs = null;
+        break;
+      }
+      if (p.phase === 'scanning') continue;
+      const rate = p.elapsedMs > 0 ? p.bytesStored / p.elapsedMs : 0;
+      if (rate <= 0) {
+        estimatedMs = null;
+        break;
+      }
+      estimatedMs = Math.max(estimatedMs, Math.round(((job?.uploadWorkers ?? 4) * PACK_BYTES) / rate));
+    }
+    return {
+      safe: running.length === 0,
+      running: running.map((a) => ({ runId: a.record.id, jobId: a.record.jobId, kind: a.record.kind, phase: this.db.runs.get(a.record.id)?.phase ?? null })),
+      estimatedMs: running.length === 0 ? 0 : estimatedMs,
+    };
   }
 
   private log(line: string): void {
@@ -754,7 +856,9 @@ export class LifeboatService implements LifeboatApi {
     const release = await this.gate.enter(request.repositoryId, false);
     try {
       return await this.withRepository(request.repositoryId, undefined, async (repo) => {
-        const res = await restore(repo, await repo.findSnapshot(snapshotId), { target, include: request.include ?? [] });
+        const snap = await repo.findSnapshot(snapshotId);
+        const include = (request.include ?? []).map((p, i) => requireString(p, `include[${i}]`));
+        const res = await restore(repo, snap, { target, include, onProgress: (progress) => this.emit('restoreProgress', { snapshotId: snap.id, target, progress }) });
         return { files: res.files, dirs: res.dirs, bytes: res.bytes, errors: res.errors };
       });
     } finally {
@@ -885,6 +989,168 @@ export class LifeboatService implements LifeboatApi {
       this.now(),
       this.timeZone,
     );
+  }
+
+  // ---- API: app state and settings
+
+  async getAppStatus(): Promise<AppStatus> {
+    return this.appStatus();
+  }
+
+  async pauseSchedules(duration: PauseDuration): Promise<AppStatus> {
+    const d = requireOneOf(duration, 'duration', PAUSE_DURATIONS);
+    this.db.settings.set(PAUSED_UNTIL_KEY, pauseEnd(d, this.now(), this.timeZone).toISOString());
+    this.statusChanged();
+    return this.appStatus();
+  }
+
+  async resumeSchedules(): Promise<AppStatus> {
+    this.db.settings.delete(PAUSED_UNTIL_KEY);
+    this.schedule(0);
+    this.statusChanged();
+    return this.appStatus();
+  }
+
+  async getSettings(): Promise<SettingsView> {
+    const get = <K extends keyof AppSettings>(k: K, fallback = SETTINGS_DEFAULTS[k]) => this.db.settings.get<AppSettings[K]>(k, fallback);
+    return {
+      maxConcurrentRuns: get('maxConcurrentRuns', this.opts.maxConcurrentRuns ?? SETTINGS_DEFAULTS.maxConcurrentRuns),
+      bandwidth: get('bandwidth'),
+      notifications: get('notifications'),
+      startAtLogin: get('startAtLogin'),
+      dataDir: this.opts.dataDir ?? null,
+    };
+  }
+
+  async updateSettings(patch: unknown): Promise<SettingsView> {
+    const p = validateSettingsPatch(patch);
+    for (const [k, v] of Object.entries(p)) this.db.settings.set(k, v);
+    // The bandwidth controller re-reads its setting every second; the cap applies now.
+    if (p.maxConcurrentRuns !== undefined) this.queue.setLimit(p.maxConcurrentRuns);
+    return this.getSettings();
+  }
+
+  // ---- API: snapshot browser
+
+  /** The snapshot's index, walked once and kept for the few snapshots browsed last. */
+  private snapshotIndex(repositoryId: unknown, snapshotId: unknown): Promise<SnapshotIndex> {
+    const repoId = requireInt(repositoryId, 'repositoryId', 1, Number.MAX_SAFE_INTEGER);
+    const ref = requireString(snapshotId, 'snapshotId', { max: 64 });
+    if (!/^[0-9a-f]{1,64}$|^latest$/.test(ref)) throw new ValidationError('snapshotId', 'must be a snapshot ID (hex) or "latest"');
+    const key = `${repoId}:${ref}`;
+    const cached = this.snapshotIndexes.get(key);
+    if (cached) {
+      this.snapshotIndexes.delete(key);
+      this.snapshotIndexes.set(key, cached);
+      return cached;
+    }
+    const built = this.withRepository(repoId, undefined, async (repo) => {
+      const snap = await repo.findSnapshot(ref);
+      const nodes: IndexedNode[] = [];
+      for await (const { path: p, node } of walkTree(repo, snap.tree)) {
+        const type = node.type === 'file' || node.type === 'dir' || node.type === 'symlink' ? node.type : 'other';
+        nodes.push({
+          path: p,
+          name: node.name,
+          type,
+          size: type === 'file' ? (node.size ?? 0) : 0,
+          mtime: new Date(nanosToMillis(node.mtime)).toISOString(),
+          content: type === 'file' ? (node.content ?? []).join(',') : type === 'symlink' ? `link:${node.linktarget ?? ''}` : type,
+          mode: node.mode,
+        });
+      }
+      return buildSnapshotIndex(nodes);
+    });
+    built.catch(() => this.snapshotIndexes.delete(key));
+    // "latest" names another snapshot after the next backup: never cached.
+    if (ref === 'latest') return built;
+    this.snapshotIndexes.set(key, built);
+    while (this.snapshotIndexes.size > 4) this.snapshotIndexes.delete(this.snapshotIndexes.keys().next().value!);
+    return built;
+  }
+
+  async listSnapshotTree(repositoryId: number, snapshotId: string, path: string): Promise<{ path: string; entries: SnapshotEntry[] }> {
+    const dir = requireString(path, 'path');
+    if (!dir.startsWith('/')) throw new ValidationError('path', 'must start with "/"');
+    const entries = listChildren(await this.snapshotIndex(repositoryId, snapshotId), dir);
+    if (!entries) throw new ValidationError('path', `${dir} is not a folder of this snapshot`);
+    return { path: dir, entries };
+  }
+
+  async searchSnapshot(repositoryId: number, snapshotId: string, query: string, limit = 200): Promise<{ entries: SnapshotEntry[]; truncated: boolean }> {
+    const q = requireString(query, 'query', { max: 200 });
+    const n = requireInt(limit, 'limit', 1, 5000);
+    return searchIndex(await this.snapshotIndex(repositoryId, snapshotId), q, n);
+  }
+
+  async diffSnapshots(repositoryId: number, fromId: string, toId: string): Promise<SnapshotDiff> {
+    const [from, to] = await Promise.all([this.snapshotIndex(repositoryId, fromId), this.snapshotIndex(repositoryId, toId)]);
+    return diffIndexes(from, to);
+  }
+
+  // ---- API: setup helpers, export and import
+
+  async testConnection(input: { location: string; password?: string; passwordRef?: string }): Promise<ConnectionTest> {
+    const location = requireString(requireObject(input, 'input').location, 'location').trim();
+    let password: string | undefined;
+    if (input.password !== undefined) password = requireString(input.password, 'password');
+    else if (input.passwordRef !== undefined) password = await this.secrets.resolve(validateSecretRef(input.passwordRef));
+    let target: StorageTarget;
+    try {
+      target = new RetryingTarget(openTarget(location, this.opts.targetOptions?.(location) ?? {}), { attempts: 2 });
+    } catch (e) {
+      throw new ValidationError('location', (e as Error).message);
+    }
+    try {
+      if (password !== undefined) {
+        const repo = await Repository.open(target, password);
+        await repo.close();
+        return { ok: true, initialized: true, message: `repository ${repo.config.id.slice(0, 8)} opened with this password` };
+      }
+      await target.stat({ type: 'config', name: '' });
+      return { ok: true, initialized: true, message: 'reachable; a repository is already there (its password is needed next)' };
+    } catch (e) {
+      if (e instanceof RepositoryNotFoundError || isNotFound(e)) return { ok: true, initialized: false, message: 'reachable; no repository there yet: one will be created' };
+      return { ok: false, initialized: false, message: (e as Error).message };
+    } finally {
+      await target.close().catch(() => {});
+    }
+  }
+
+  async exportJobs(): Promise<JobsExport> {
+    const names = new Map(this.db.repositories.list().map((r) => [r.id, r.name]));
+    return {
+      format: 'lifeboat-jobs',
+      version: 1,
+      exportedAt: this.now().toISOString(),
+      jobs: this.db.jobs.list().map(({ id: _i, createdAt: _c, updatedAt: _u, repositoryId, ...config }) => ({ ...config, repository: names.get(repositoryId) ?? String(repositoryId) })),
+    };
+  }
+
+  async importJobs(data: unknown): Promise<Job[]> {
+    const d = requireObject(data, 'data');
+    if (d.format !== 'lifeboat-jobs') throw new ValidationError('format', 'is not a Lifeboat jobs export');
+    if (d.version !== 1) throw new ValidationError('version', 'must be 1 (exported by this Lifeboat)');
+    if (!Array.isArray(d.jobs)) throw new ValidationError('jobs', 'must be a list');
+    const seen = new Set<string>();
+    const configs: JobConfig[] = d.jobs.map((raw, i) => {
+      const { repository, ...rest } = requireObject(raw, `jobs[${i}]`);
+      const repoName = requireString(repository, `jobs[${i}].repository`);
+      const repo = this.db.repositories.getByName(repoName);
+      if (!repo) throw new ValidationError(`jobs[${i}].repository`, `no repository named ${JSON.stringify(repoName)}; add it first`);
+      let c: JobConfig;
+      try {
+        c = validateJobConfig({ ...rest, repositoryId: repo.id });
+      } catch (e) {
+        throw e instanceof ValidationError ? new ValidationError(`jobs[${i}].${e.field}`, e.problem) : e;
+      }
+      if (this.db.jobs.getByName(c.name) || seen.has(c.name)) throw new ValidationError(`jobs[${i}].name`, `a job named ${JSON.stringify(c.name)} already exists`);
+      seen.add(c.name);
+      return c;
+    });
+    const added = configs.map((c) => this.db.jobs.add(c));
+    this.schedule(0);
+    return added;
   }
 }
 

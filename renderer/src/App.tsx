@@ -7,12 +7,17 @@ import { JobsList } from './views/JobsList.js';
 import { JobEditor } from './views/JobEditor.js';
 import { Activity } from './views/Activity.js';
 import { RestoreTestWizard } from './views/RestoreTestWizard.js';
+import { Snapshots } from './views/Snapshots.js';
+import { Settings } from './views/Settings.js';
+import { Setup } from './views/Setup.js';
 
 const NAV: { label: string; route: Route; views: Route['view'][] }[] = [
   { label: 'Dashboard', route: { view: 'dashboard' }, views: ['dashboard'] },
   { label: 'Jobs', route: { view: 'jobs' }, views: ['jobs', 'job-new', 'job-edit'] },
   { label: 'Activity', route: { view: 'activity', runId: null }, views: ['activity'] },
   { label: 'Restore test', route: { view: 'restore-test', jobId: null }, views: ['restore-test'] },
+  { label: 'Snapshots', route: { view: 'snapshots', repositoryId: null }, views: ['snapshots'] },
+  { label: 'Settings', route: { view: 'settings' }, views: ['settings', 'setup'] },
 ];
 
 export function App() {
@@ -60,6 +65,9 @@ export function App() {
         {route.view === 'job-edit' && <JobEditor key={route.jobId} jobId={route.jobId} />}
         {route.view === 'activity' && <Activity runId={route.runId} />}
         {route.view === 'restore-test' && <RestoreTestWizard key={route.jobId ?? 0} jobId={route.jobId} />}
+        {route.view === 'snapshots' && <Snapshots key={route.repositoryId} repositoryId={route.repositoryId} />}
+        {route.view === 'settings' && <Settings />}
+        {route.view === 'setup' && <Setup />}
       </main>
     </NoticeContext.Provider>
   );

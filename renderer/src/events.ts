@@ -1,25 +1,32 @@
 /**
- * Live events from the service over the host's WebSocket (`/events`, authorised by the session
- * cookie). Reconnects with backoff; views refetch when the connection comes back.
+ * Live events from the service: in the desktop window from the preload bridge; in a browser over
+ * the host's WebSocket (`/events`, authorised by the session cookie), reconnecting with backoff
+ * (views refetch when the connection comes back).
  */
 import { useEffect, useRef, useSyncExternalStore } from 'react';
-import type { LifeboatEvents } from '../../shared/api.js';
+import { EVENT_NAMES, type LifeboatEvents } from '../../shared/api.js';
+import { bridge } from './api.js';
 
 export type EventName = keyof LifeboatEvents;
 export type ConnectionState = 'connecting' | 'open' | 'closed';
 type Listener<E extends EventName> = (payload: LifeboatEvents[E]) => void;
 
-const EVENT_NAMES: readonly EventName[] = ['runChanged', 'runProgress'];
 
 class EventStream {
   private socket: WebSocket | null = null;
   private state: ConnectionState = 'closed';
   private attempts = 0;
-  private readonly listeners: { [E in EventName]: Set<Listener<E>> } = { runChanged: new Set(), runProgress: new Set() };
+  private readonly listeners = Object.fromEntries(EVENT_NAMES.map((e) => [e, new Set()])) as unknown as { [E in EventName]: Set<Listener<E>> };
   private readonly stateListeners = new Set<() => void>();
   private readonly reconnectListeners = new Set<() => void>();
 
   connect(): void {
+    if (bridge) {
+      if (this.state === 'open') return;
+      for (const e of EVENT_NAMES) bridge.on(e, (payload) => this.dispatch(JSON.stringify({ event: e, payload })));
+      this.setState('open');
+      return;
+    }
     if (this.socket) return;
     const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/events`;
     const ws = new WebSocket(url);

@@ -1,5 +1,5 @@
-/** Figures and dates in the browser's locale (Intl); sizes and durations as the CLI shows them (shared/format.ts). */
-import { formatBytes, formatDuration } from '../../shared/format.js';
+/** Figures, sizes and dates in the browser's locale (Intl); durations as the CLI shows them (shared/format.ts). */
+import { formatDuration } from '../../shared/format.js';
 
 const numberFormat = new Intl.NumberFormat();
 const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
@@ -7,10 +7,24 @@ const dateTimeSecondsFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'm
 const slotFormat = new Intl.DateTimeFormat(undefined, { weekday: 'short', year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
 const relativeFormat = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
 
-export const bytes = (n: number): string => formatBytes(Math.round(n));
+const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+const sizeFormats = [0, 1, 2].map((d) => new Intl.NumberFormat(undefined, { maximumFractionDigits: d }));
+
+/** A size in binary units, its figure in the locale's digits and separators: "1.5 KiB" (en), "1,5 KiB" (de), "293 KiB". */
+export function bytes(n: number): string {
+  let v = Math.round(n);
+  let u = 0;
+  while (Math.abs(v) >= 1024 && u < BYTE_UNITS.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  // Three significant digits at most: 1.23 MiB, 12.3 MiB, 123 MiB.
+  const digits = u === 0 || Math.abs(v) >= 100 ? 0 : Math.abs(v) >= 10 ? 1 : 2;
+  return `${sizeFormats[digits]!.format(v)} ${BYTE_UNITS[u]}`;
+}
 export const duration = (ms: number): string => formatDuration(ms);
 export const count = (n: number): string => numberFormat.format(n);
-export const rate = (bytesPerSecond: number): string => `${formatBytes(Math.round(bytesPerSecond))}/s`;
+export const rate = (bytesPerSecond: number): string => `${bytes(bytesPerSecond)}/s`;
 
 export function dateTime(iso: string, seconds = false): string {
   return (seconds ? dateTimeSecondsFormat : dateTimeFormat).format(new Date(iso));

@@ -7,7 +7,10 @@ export type Route =
   | { view: 'job-new' }
   | { view: 'job-edit'; jobId: number }
   | { view: 'activity'; runId: number | null }
-  | { view: 'restore-test'; jobId: number | null };
+  | { view: 'restore-test'; jobId: number | null }
+  | { view: 'snapshots'; repositoryId: number | null }
+  | { view: 'settings' }
+  | { view: 'setup' };
 
 export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean);
@@ -19,6 +22,9 @@ export function parseRoute(hash: string): Route {
   }
   if (parts[0] === 'activity') return { view: 'activity', runId: id(parts[1]) };
   if (parts[0] === 'restore-test') return { view: 'restore-test', jobId: id(parts[1]) };
+  if (parts[0] === 'snapshots') return { view: 'snapshots', repositoryId: id(parts[1]) };
+  if (parts[0] === 'settings') return { view: 'settings' };
+  if (parts[0] === 'setup') return { view: 'setup' };
   return { view: 'dashboard' };
 }
 
@@ -36,6 +42,12 @@ export function href(route: Route): string {
       return route.runId ? `#/activity/${route.runId}` : '#/activity';
     case 'restore-test':
       return route.jobId ? `#/restore-test/${route.jobId}` : '#/restore-test';
+    case 'snapshots':
+      return route.repositoryId ? `#/snapshots/${route.repositoryId}` : '#/snapshots';
+    case 'settings':
+      return '#/settings';
+    case 'setup':
+      return '#/setup';
   }
 }
 

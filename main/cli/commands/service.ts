@@ -16,7 +16,7 @@ import { CREDENTIAL_FIELDS } from '../../../shared/credentials.js';
 // `lifeboat backup` and the other engine commands start faster without them.
 const loadSecretStores = () => import('../../service/secret-stores.js');
 
-interface ServiceGlobals extends RepositoryFlags {
+export interface ServiceGlobals extends RepositoryFlags {
   dataDir?: string;
   json?: boolean;
   workers?: string;
@@ -39,8 +39,8 @@ async function secretStores(g: ServiceGlobals, dataDir: string): Promise<{ all: 
   return { all: [keychain, vault], forNew: vault };
 }
 
-/** The data folder's database, its secret stores, and a service over them. */
-async function createService(g: ServiceGlobals) {
+/** The data folder's database, its secret stores, and a service over them (the CLI's and the desktop app's). */
+export async function createService(g: ServiceGlobals) {
   const { dir, database } = prepareDataDir(resolveDataDir(g.dataDir));
   const stores = await secretStores(g, dir);
   const [{ openDatabase }, { DefaultSecretResolver }, { LifeboatService }] = await Promise.all([
@@ -54,6 +54,7 @@ async function createService(g: ServiceGlobals) {
     secrets: new DefaultSecretResolver(process.env, stores.all),
     secretStore: stores.forNew,
     targetOptions: (location) => targetOptions({ ...g, repo: location }),
+    dataDir: dir,
     ...(g.workers ? { workers: Number(g.workers) } : {}),
   });
   return { dir, db, svc, stores };

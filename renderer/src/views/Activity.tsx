@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import type { RunRecord } from '../../../shared/jobs.js';
+import type { RunRecord, RunStatus } from '../../../shared/jobs.js';
 import { api, errorText } from '../api.js';
 import { useLifeboatEvent, useOnReconnect } from '../events.js';
 import { bytes, count, dateTime, duration, relative, runDuration } from '../format.js';
@@ -9,12 +9,27 @@ import { StatusBadge } from '../components/StatusBadge.js';
 import { useLoad, useNow } from '../useLoad.js';
 
 const LIMIT = 100;
+const STATUS_FILTERS: { value: string; label: string; statuses: RunStatus[] | null }[] = [
+  { value: '', label: 'Any status', statuses: null },
+  { value: 'unacknowledged', label: 'Failed, not acknowledged', statuses: ['failed'] },
+  { value: 'failed', label: 'Failed', statuses: ['failed'] },
+  { value: 'partial', label: 'Partial', statuses: ['partial'] },
+  { value: 'success', label: 'Succeeded', statuses: ['success'] },
+  { value: 'active', label: 'Queued or running', statuses: ['queued', 'running'] },
+  { value: 'skipped', label: 'Skipped or cancelled', statuses: ['skipped', 'cancelled'] },
+];
 
 /** Recent runs of every job, live; one run's details and log beside them. */
 export function Activity({ runId }: { runId: number | null }) {
   const [jobFilter, setJobFilter] = useState('');
+  const [statusFilter, setStatusFilter] = useState('');
   const jobs = useLoad(() => api.listJobs(), []);
-  const runs = useLoad(() => api.listRuns(jobFilter ? { jobId: Number(jobFilter), limit: LIMIT } : { limit: LIMIT }), [jobFilter]);
+  const filter = STATUS_FILTERS.find((f) => f.value === statusFilter)!;
+  const matches = (r: RunRecord) => (!filter.statuses || filter.statuses.includes(r.status)) && (statusFilter !== 'unacknowledged' || !r.acknowledged);
+  const runs = useLoad(
+    async () => (await api.listRuns({ ...(jobFilter ? { jobId: Number(jobFilter) } : {}), ...(filter.statuses ? { statuses: filter.statuses } : {}), limit: LIMIT })).filter(matches),
+    [jobFilter, statusFilter],
+  );
   useNow(); // re-renders every 30 s so relative times stay true
   useOnReconnect(runs.reload);
   useLifeboatEvent('runChanged', (run) => {
@@ -22,6 +37,7 @@ export function Activity({ runId }: { runId: number | null }) {
     runs.set((list) => {
       if (!list) return list;
       const i = list.findIndex((r) => r.id === run.id);
+      if (!matches(run)) return i >= 0 ? list.filter((r) => r.id !== run.id) : list;
       if (i >= 0) return list.map((r) => (r.id === run.id ? run : r));
       return [run, ...list].slice(0, LIMIT);
     });
@@ -39,6 +55,14 @@ export function Activity({ runId }: { runId: number | null }) {
           {jobs.data?.map((s) => (
             <option key={s.job.id} value={s.job.id}>
               {s.job.name}
+            </option>
+          ))}
+        </select>
+        <label htmlFor="activity-status">Status</label>
+        <select id="activity-status" value={statusFilter} onChange={(e) => setStatusFilter(e.target.value)}>
+          {STATUS_FILTERS.map((f) => (
+            <option key={f.value} value={f.value}>
+              {f.label}
             </option>
           ))}
         </select>
@@ -186,6 +210,7 @@ function RunDetails({ runId, run, jobName }: { runId: number; run: RunRecord | u
           Acknowledge failure
         </button>
       )}
+      {log && <RunPhases log={log} />}
       <h3>Log</h3>
       {error && <p className="error">{error}</p>}
       <pre className="log" tabIndex={0} aria-label={`Log of run ${runId}`}>
@@ -193,5 +218,26 @@ function RunDetails({ runId, run, jobName }: { runId: number; run: RunRecord | u
         {log === '' && '(empty)'}
       </pre>
     </aside>
+  );
+}
+
+/** The phases a run went through, read from its log ("<time> phase: …", and the pre/post-command and queue lines). */
+function RunPhases({ log }: { log: string }) {
+  const phases = log
+    .split('\n')
+    .map((line) => /^(\d{4}-\d\d-\d\dT[\d:.]+Z) ((?:phase|queued|pre-command|post-command|snapshot|failed|cancelled|forget|prune|checked)\b.*)$/.exec(line))
+    .filter((m): m is RegExpExecArray => m !== null);
+  if (phases.length === 0) return null;
+  return (
+    <>
+      <h3>Phases</h3>
+      <ol className="phases" aria-label="Phases">
+        {phases.map((m, i) => (
+          <li key={i}>
+            <time dateTime={m[1]}>{dateTime(m[1]!, true)}</time> {m[2]!.replace(/^phase: /, '')}
+          </li>
+        ))}
+      </ol>
+    </>
   );
 }

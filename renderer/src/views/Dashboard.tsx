@@ -10,6 +10,7 @@ import { PageHeading } from '../components/PageHeading.js';
 import { RestoreTestDueBadge } from '../components/RestoreTestDueBadge.js';
 import { RunProgress } from '../components/RunProgress.js';
 import { StatusBadge } from '../components/StatusBadge.js';
+import { AppStatusBanner } from '../components/AppStatusBanner.js';
 import { useNotice } from '../components/Notice.js';
 import { useLoad, useNow, useThrottled } from '../useLoad.js';
 
@@ -45,6 +46,7 @@ export function Dashboard() {
   return (
     <section aria-labelledby="page-title">
       <PageHeading actions={<a className="button" href={href({ view: 'job-new' })}>New job</a>}>Dashboard</PageHeading>
+      <AppStatusBanner />
       {jobs.error && <p className="error" role="alert">Could not load the jobs: {jobs.error}</p>}
       {list && (
         <ul className="summary" aria-label="Summary">
@@ -57,7 +59,8 @@ export function Dashboard() {
       {list && list.length === 0 && (
         <div className="empty">
           <p>No backup jobs yet.</p>
-          <a className="button" href={href({ view: 'job-new' })}>Create the first job</a>
+          <a className="button primary" href={href({ view: 'setup' })}>Set up your first backup</a>{' '}
+          <a className="button" href={href({ view: 'job-new' })}>Create a job by hand</a>
         </div>
       )}
       {list && list.length > 0 && (
