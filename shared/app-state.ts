@@ -11,13 +11,27 @@ import { civilFromDays, clockFor, daysFromCivil, instantsOfLocalTime } from './s
 
 export type TrayLevel = 'green' | 'amber' | 'red';
 
-/**
- * Restore tests that are due: filled in by whoever schedules restore tests
- * (optional until that feature exists); `overdue` counts those past their grace.
- */
+/** Jobs whose restore test is due, and those past it (`countRestoreTestsDue`). */
 export interface RestoreTestsDue {
   due: number;
   overdue: number;
+}
+
+/**
+ * Counts the jobs whose restore test is due or overdue, for the tray. A job
+ * never tested counts as due once it has existed for one cadence (its first
+ * test is due then), so a new job does not turn the tray amber on day one
+ * but an untested one never stays green for long.
+ */
+export function countRestoreTestsDue(now: Date, jobs: readonly Pick<JobStatus, 'job' | 'restoreTest'>[]): RestoreTestsDue {
+  let due = 0;
+  let overdue = 0;
+  for (const { job, restoreTest } of jobs) {
+    if (restoreTest.state === 'overdue') overdue++;
+    else if (restoreTest.state === 'due') due++;
+    else if (restoreTest.state === 'never-tested' && now.getTime() - Date.parse(job.createdAt) >= job.restoreTest.cadenceDays * 86_400_000) due++;
+  }
+  return { due, overdue };
 }
 
 export interface TrayInput {

@@ -15,6 +15,8 @@ export interface OperationProgress {
   bytesAdded: number;
   /** Backup: bytes those took in packs (compressed, encrypted). */
   bytesStored: number;
+  /** Backup: bytes of packs the target has stored so far (packs built but not yet uploaded are not counted). */
+  bytesUploaded?: number;
   currentFile?: string;
   elapsedMs: number;
   /** Bytes per second over the operation so far. */

@@ -194,6 +194,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     // Buffers of stored data packs go back to the worker that built them, for its next packs.
     const owners = new Map<ArrayBuffer, number>();
     const uploader = new PackUploader(repo.target, uploadConnections, (p) => {
+      progress.uploaded(uploader.uploadedBytes);
       unindexed.push({ id: p.id, bytes: new Uint8Array(0), blobs: p.blobs });
       if (unindexed.length >= 64) indexBatch();
       const buf = p.bytes.buffer as ArrayBuffer;
@@ -415,6 +416,11 @@ export class ProgressTracker {
   fileDone(file?: string): void {
     this.p.filesDone++;
     if (file) this.p.currentFile = file;
+    this.emit(false);
+  }
+  /** Total bytes of packs the target has stored. */
+  uploaded(total: number): void {
+    this.p.bytesUploaded = total;
     this.emit(false);
   }
   added(plain: number, stored: number): void {

@@ -7,7 +7,7 @@ import type {
 import {
   evidenceCsv, evidenceGrid, evidenceHtml, restoreTestAlert, restoreTestDue, scopeText, validateRestoreTestScope, type RestoreTestDue, type RestoreTestRecord, type RestoreTestScope,
 } from '../../shared/restore-test.js';
-import { PAUSE_DURATIONS, pauseEnd, runNotification, trayState, type PauseDuration, type QuitReadiness, type RestoreTestsDue } from '../../shared/app-state.js';
+import { countRestoreTestsDue, PAUSE_DURATIONS, pauseEnd, runNotification, trayState, type PauseDuration, type QuitReadiness } from '../../shared/app-state.js';
 import { buildSnapshotIndex, diffIndexes, listChildren, searchIndex, type IndexedNode, type SnapshotDiff, type SnapshotEntry, type SnapshotIndex } from '../../shared/snapshot-index.js';
 import { nanosToMillis } from '../../shared/repo/gotime.js';
 import { SETTINGS_DEFAULTS, validateSettingsPatch, type AppSettings, type SettingsView } from '../../shared/settings.js';
@@ -613,11 +613,7 @@ export class LifeboatService implements LifeboatApi {
     const jobs = this.db.jobs.list().map((j) => this.status(j));
     const unacknowledgedFailures = this.db.runs.unacknowledgedFailures();
     const pausedUntil = this.pausedUntil(this.now());
-    // A job never tested counts as due: nothing has proven its backups restore.
-    const restoreTests: RestoreTestsDue = {
-      due: jobs.filter((j) => ['due', 'never-tested'].includes(j.restoreTest.state)).length,
-      overdue: jobs.filter((j) => j.restoreTest.state === 'overdue').length,
-    };
+    const restoreTests = countRestoreTestsDue(this.now(), jobs);
     return { tray: trayState({ jobs, unacknowledgedFailures, pausedUntil, restoreTests }), pausedUntil, unacknowledgedFailures };
   }
 
@@ -625,7 +621,7 @@ export class LifeboatService implements LifeboatApi {
    * Whether quitting now interrupts a run, and roughly how long a stop takes
    * to reach a safe point: a backup stops reading at once but finishes the
    * packs it is uploading (up to one per upload connection) at the rate it
-   * has been storing; maintenance cannot be estimated.
+   * has been uploading them; maintenance cannot be estimated.
    */
   quitReadiness(): QuitReadiness {
     const running = [...this.active.values()].filter((a) => this.db.runs.get(a.record.id)?.status === 'running');
@@ -638,7 +634,8 @@ export class LifeboatService implements LifeboatApi {
         break;
       }
       if (p.phase === 'scanning') continue;
-      const rate = p.elapsedMs > 0 ? p.bytesStored / p.elapsedMs : 0;
+      // The rate packs reach the target (packs built but still waiting would overstate it).
+      const rate = p.elapsedMs > 0 ? (p.bytesUploaded ?? 0) / p.elapsedMs : 0;
       if (rate <= 0) {
         estimatedMs = null;
         break;

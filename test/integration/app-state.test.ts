@@ -140,6 +140,43 @@ describe('failures, notifications and the tray', () => {
   });
 });
 
+describe('restore tests in the tray', () => {
+  it('turn the tray amber when due, and an overdue test notifies at most once a day', async () => {
+    await fresh();
+    clock = new Date('2026-03-02T09:00:00Z');
+    const notes: RunNotification[] = [];
+    svc.on('notification', (x) => notes.push(x));
+    const job = await svc.createJob(baseJob({ restoreTest: { cadenceDays: 30, dueSoonDays: 7 } }));
+    await svc.runNow(job.id);
+    await svc.idle();
+    // New and never tested: not yet a warning.
+    expect((await svc.getAppStatus()).tray.level).toBe('green');
+    await svc.startRestoreTest({ jobId: job.id, scope: { kind: 'sample', files: 2 }, seed: 3 });
+    await svc.idle();
+    expect((await svc.listRestoreTests({ jobId: job.id })).map((t) => t.passed)).toEqual([true]);
+
+    clock = new Date('2026-04-01T10:00:00Z'); // one cadence after the test: due
+    let status = await svc.getAppStatus();
+    expect(status.tray.level).toBe('amber');
+    expect(status.tray.reasons).toContain('1 restore test is due');
+    await svc.tick();
+    expect(notes).toEqual([]); // due is a reminder, not an alarm
+
+    clock = new Date('2026-04-09T10:00:00Z'); // past the grace: overdue
+    status = await svc.getAppStatus();
+    expect(status.tray.reasons).toContain('1 restore test is overdue');
+    await svc.tick();
+    await svc.tick();
+    expect(notes).toEqual([{ runId: null, jobId: null, title: 'Restore tests overdue', body: 'Restore test overdue: docs', urgency: 'critical' }]);
+    clock = new Date('2026-04-10T09:59:00Z');
+    await svc.tick();
+    expect(notes).toHaveLength(1);
+    clock = new Date('2026-04-10T10:00:00Z');
+    await svc.tick();
+    expect(notes).toHaveLength(2);
+  });
+});
+
 describe('quitting at a safe point', () => {
   it('is not safe while a run is going, cannot estimate before progress, and is safe after a clean stop', async () => {
     await fresh();

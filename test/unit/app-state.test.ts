@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { JobStatus } from '../../shared/api.js';
-import { pauseEnd, runNotification, trayMenu, trayState, type TrayInput, type TrayMenuItem } from '../../shared/app-state.js';
+import { countRestoreTestsDue, pauseEnd, runNotification, trayMenu, trayState, type TrayInput, type TrayMenuItem } from '../../shared/app-state.js';
 import { JOB_DEFAULTS, type Job, type RunRecord } from '../../shared/jobs.js';
 import { validateSettingsPatch } from '../../shared/settings.js';
 
@@ -162,4 +162,21 @@ describe('validateSettingsPatch', () => {
     [{ dataDir: '/tmp' }, 'dataDir:'],
   ];
   for (const [v, field] of bad) it(`refuses ${JSON.stringify(v)} naming ${field}`, () => expect(() => validateSettingsPatch(v)).toThrow(field));
+});
+
+describe('countRestoreTestsDue', () => {
+  const now = new Date('2026-06-01T00:00:00Z');
+  const jobAt = (createdAt: string, state: JobStatus['restoreTest']['state']) => {
+    const j = job(1, { createdAt });
+    return { job: j, restoreTest: { ...status(j).restoreTest, state } };
+  };
+  it.each([
+    ['a new job never tested is not yet due', [jobAt('2026-05-20T00:00:00.000Z', 'never-tested')], { due: 0, overdue: 0 }],
+    ['never tested for one cadence (90 days) is due', [jobAt('2026-03-03T00:00:00.000Z', 'never-tested')], { due: 1, overdue: 0 }],
+    ['never tested, a day short of a cadence', [jobAt('2026-03-04T00:00:00.000Z', 'never-tested')], { due: 0, overdue: 0 }],
+    ['due soon is no warning', [jobAt('2026-01-01T00:00:00.000Z', 'due-soon')], { due: 0, overdue: 0 }],
+    ['due and overdue are counted apart', [jobAt('2026-01-01T00:00:00.000Z', 'due'), jobAt('2026-01-01T00:00:00.000Z', 'overdue'), jobAt('2026-01-01T00:00:00.000Z', 'not-due')], { due: 1, overdue: 1 }],
+  ] as const)('%s', (_name, jobs, expected) => {
+    expect(countRestoreTestsDue(now, jobs)).toEqual(expected);
+  });
 });
