@@ -15,8 +15,8 @@ const NAV: { label: string; route: Route; views: Route['view'][] }[] = [
   { label: 'Dashboard', route: { view: 'dashboard' }, views: ['dashboard'] },
   { label: 'Jobs', route: { view: 'jobs' }, views: ['jobs', 'job-new', 'job-edit'] },
   { label: 'Activity', route: { view: 'activity', runId: null }, views: ['activity'] },
-  { label: 'Restore test', route: { view: 'restore-test', jobId: null }, views: ['restore-test'] },
   { label: 'Snapshots', route: { view: 'snapshots', repositoryId: null }, views: ['snapshots'] },
+  { label: 'Restore test', route: { view: 'restore-test', jobId: null }, views: ['restore-test'] },
   { label: 'Settings', route: { view: 'settings' }, views: ['settings', 'setup'] },
 ];
 

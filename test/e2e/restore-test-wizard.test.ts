@@ -5,9 +5,8 @@
  * checks the stored evidence through the API and the exported HTML and CSV reports, and the
  * due state on the dashboard and the jobs list. Screenshots go to test-artifacts/screenshots/.
  */
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,29 +16,12 @@ import { openDatabase, type LifeboatDatabase } from '../../main/store/database.j
 import { createApiClient, httpTransport } from '../../shared/api-client.js';
 import type { LifeboatApi } from '../../shared/api.js';
 import type { Job } from '../../shared/jobs.js';
+import { ensureRendererBuilt, RENDERER_DIST as DIST } from '../helpers/renderer-build.js';
 import { PROJECT_ROOT, scratch } from '../helpers/tools.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-const DIST = path.join(PROJECT_ROOT, 'renderer/dist');
 const SHOTS = path.join(PROJECT_ROOT, 'test-artifacts/screenshots');
-
-function newest(p: string): number {
-  if (!existsSync(p)) return 0;
-  const st = statSync(p);
-  if (!st.isDirectory()) return st.mtimeMs;
-  return Math.max(0, ...readdirSync(p).filter((n) => n !== 'node_modules' && n !== 'dist').map((n) => newest(path.join(p, n))));
-}
-
-/** Builds the renderer when its build is missing or older than its sources. */
-function ensureRendererBuilt(): void {
-  const index = path.join(DIST, 'index.html');
-  const built = existsSync(index) ? statSync(index).mtimeMs : 0;
-  const sources = Math.max(newest(path.join(PROJECT_ROOT, 'renderer')), newest(path.join(PROJECT_ROOT, 'shared')), newest(path.join(PROJECT_ROOT, 'vite.config.ts')));
-  if (built >= sources) return;
-  const r = spawnSync(process.execPath, [path.join(PROJECT_ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'], { cwd: PROJECT_ROOT, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`vite build failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
-}
 
 let s: ReturnType<typeof scratch>;
 let db: LifeboatDatabase;

@@ -5,9 +5,8 @@
  * events), and reads its log in Activity. Screenshots of each screen go to
  * test-artifacts/screenshots/.
  */
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,30 +15,12 @@ import { LifeboatService } from '../../main/service/service.js';
 import { openDatabase, type LifeboatDatabase } from '../../main/store/database.js';
 import { createApiClient, httpTransport } from '../../shared/api-client.js';
 import type { RepositoryInfo } from '../../shared/api.js';
+import { ensureRendererBuilt, RENDERER_DIST as DIST } from '../helpers/renderer-build.js';
 import { PROJECT_ROOT, scratch } from '../helpers/tools.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-const DIST = path.join(PROJECT_ROOT, 'renderer/dist');
 const SHOTS = path.join(PROJECT_ROOT, 'test-artifacts/screenshots');
-
-/** Newest modification time of the files under `p` (a file or a folder). */
-function newest(p: string): number {
-  if (!existsSync(p)) return 0;
-  const st = statSync(p);
-  if (!st.isDirectory()) return st.mtimeMs;
-  return Math.max(0, ...readdirSync(p).filter((n) => n !== 'node_modules' && n !== 'dist').map((n) => newest(path.join(p, n))));
-}
-
-/** Builds the renderer when its build is missing or older than its sources (renderer/, shared/, vite.config.ts). */
-function ensureRendererBuilt(): void {
-  const index = path.join(DIST, 'index.html');
-  const built = existsSync(index) ? statSync(index).mtimeMs : 0;
-  const sources = Math.max(newest(path.join(PROJECT_ROOT, 'renderer')), newest(path.join(PROJECT_ROOT, 'shared')), newest(path.join(PROJECT_ROOT, 'vite.config.ts')));
-  if (built >= sources) return;
-  const r = spawnSync(process.execPath, [path.join(PROJECT_ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'], { cwd: PROJECT_ROOT, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`vite build failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
-}
 
 let s: ReturnType<typeof scratch>;
 let db: LifeboatDatabase;
@@ -216,10 +197,31 @@ describe('the UI in Chromium', () => {
     expect(await page.getByLabel('When the previous run is still going').inputValue()).toBe('skip');
   });
 
+  it('sets the restore-test policy in the editor, with a refused setting shown at its field', async () => {
+    expect(await page.getByLabel('A passing test every (days)').inputValue()).toBe('90');
+    await page.getByLabel('A passing test every (days)').fill('10');
+    await page.getByLabel('Target RTO (minutes)').fill('45');
+    await page.getByLabel('Automatic drills (calendar event)').fill('Sun 04:00');
+    // The reminder (14 days by default) must come within the cadence: the service says so at that field.
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    const dueSoonError = page.locator('[data-field="dueSoonDays"] .field-error');
+    await dueSoonError.waitFor();
+    expect(await dueSoonError.textContent()).toContain('must be less than cadenceDays (10)');
+    expect(await page.evaluate('document.activeElement && document.activeElement.id')).toBe('field-dueSoonDays');
+    await page.getByLabel('Remind this many days before').fill('3');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('Saved job “Documents”.').waitFor();
+    const api = createApiClient(httpTransport(host.url, host.token));
+    const [status] = (await api.listJobs()).filter((j) => j.job.name === 'Documents');
+    expect(status!.job.restoreTest).toMatchObject({ cadenceDays: 10, dueSoonDays: 3, targetRtoMinutes: 45, drillSchedule: 'Sun 04:00' });
+  });
+
   it('met no script errors or Content-Security-Policy violations', () => {
     expect(problems).toEqual([]);
-    // Only the refusals the test provoked: the bad schedule (previewed as typed) and the bad upload workers.
-    expect(new Set(failedCalls)).toEqual(new Set(['400 /api/previewSchedule', '400 /api/createJob']));
+    // Only the refusals the test provoked: the bad schedule (previewed as typed), the bad upload workers,
+    // and the restore-test reminder longer than its cadence.
+    expect(new Set(failedCalls)).toEqual(new Set(['400 /api/previewSchedule', '400 /api/createJob', '400 /api/updateJob']));
     expect(failedCalls.filter((c) => c === '400 /api/createJob')).toHaveLength(1);
+    expect(failedCalls.filter((c) => c === '400 /api/updateJob')).toHaveLength(1);
   });
 });

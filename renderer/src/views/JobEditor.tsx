@@ -8,7 +8,7 @@ import { ScheduleField } from '../components/ScheduleField.js';
 import { useNotice } from '../components/Notice.js';
 
 /** The editor's fields; a service error's field (e.g. "sources.paths[1]") maps onto one of them. */
-type FieldKey = 'name' | 'repositoryId' | 'paths' | 'exclude' | 'schedule' | 'overlap' | 'uploadWorkers' | 'bandwidth' | 'rpoHours' | 'enabled';
+type FieldKey = 'name' | 'repositoryId' | 'paths' | 'exclude' | 'schedule' | 'overlap' | 'uploadWorkers' | 'bandwidth' | 'rpoHours' | 'enabled' | 'cadenceDays' | 'dueSoonDays' | 'targetRtoMinutes' | 'drillSchedule';
 
 interface Form {
   name: string;
@@ -21,9 +21,14 @@ interface Form {
   bandwidth: string;
   rpoHours: string;
   enabled: boolean;
+  /** Restore tests: a passing test every this many days, "due soon" that many before, the target RTO, drills. */
+  cadenceDays: string;
+  dueSoonDays: string;
+  targetRtoMinutes: string;
+  drillSchedule: string;
 }
 
-const EMPTY: Form = { name: '', repositoryId: '', paths: '', exclude: '', schedule: '', overlap: 'queue', uploadWorkers: '4', bandwidth: '', rpoHours: '', enabled: true };
+const EMPTY: Form = { name: '', repositoryId: '', paths: '', exclude: '', schedule: '', overlap: 'queue', uploadWorkers: '4', bandwidth: '', rpoHours: '', enabled: true, cadenceDays: '90', dueSoonDays: '14', targetRtoMinutes: '', drillSchedule: '' };
 
 const OVERLAP: { value: OverlapPolicy; label: string }[] = [
   { value: 'skip', label: 'Skip: a run due while the previous one is going is recorded as skipped' },
@@ -42,6 +47,10 @@ const fromJob = (j: Job): Form => ({
   bandwidth: j.bandwidth.limitKiBps === null ? '' : String(j.bandwidth.limitKiBps),
   rpoHours: j.rpoHours === null ? '' : String(j.rpoHours),
   enabled: j.enabled,
+  cadenceDays: String(j.restoreTest.cadenceDays),
+  dueSoonDays: String(j.restoreTest.dueSoonDays),
+  targetRtoMinutes: j.restoreTest.targetRtoMinutes === null ? '' : String(j.restoreTest.targetRtoMinutes),
+  drillSchedule: j.restoreTest.drillSchedule ?? '',
 });
 
 const lines = (s: string): string[] => s.split('\n').map((l) => l.trim()).filter(Boolean);
@@ -55,6 +64,8 @@ function fieldOf(e: ApiError): { key: FieldKey | null; text: string } {
   if (f.startsWith('sources.paths')) return { key: 'paths', text: at + text };
   if (f.startsWith('sources.exclude')) return { key: 'exclude', text: at + text };
   if (f.startsWith('bandwidth')) return { key: 'bandwidth', text };
+  const restoreTest = /^restoreTest\.(cadenceDays|dueSoonDays|targetRtoMinutes|drillSchedule)$/.exec(f);
+  if (restoreTest) return { key: restoreTest[1] as FieldKey, text };
   const direct: FieldKey[] = ['name', 'repositoryId', 'schedule', 'overlap', 'uploadWorkers', 'rpoHours', 'enabled'];
   const key = direct.find((k) => k === f) ?? null;
   return { key, text: key ? text : e.message };
@@ -122,9 +133,15 @@ export function JobEditor({ jobId }: { jobId: number | null }) {
     const workers = parseWhole(form.uploadWorkers);
     const bandwidth = parseWhole(form.bandwidth);
     const rpo = parseWhole(form.rpoHours);
+    const cadence = parseWhole(form.cadenceDays);
+    const dueSoon = parseWhole(form.dueSoonDays);
+    const rto = parseWhole(form.targetRtoMinutes);
     if (workers === null || workers === 'bad') local.uploadWorkers = 'must be a whole number from 1 to 16';
     if (bandwidth === 'bad') local.bandwidth = 'must be a whole number of KiB/s, or empty for unlimited';
     if (rpo === 'bad') local.rpoHours = 'must be a whole number of hours, or empty for no watchdog';
+    if (cadence === null || cadence === 'bad') local.cadenceDays = 'must be a whole number of days';
+    if (dueSoon === null || dueSoon === 'bad') local.dueSoonDays = 'must be a whole number of days';
+    if (rto === 'bad') local.targetRtoMinutes = 'must be a whole number of minutes, or empty for none';
     if (!form.repositoryId) local.repositoryId = 'choose the repository to back up to';
     const first = (Object.keys(local) as FieldKey[])[0];
     if (first) {
@@ -143,6 +160,14 @@ export function JobEditor({ jobId }: { jobId: number | null }) {
       bandwidth: { limitKiBps: bandwidth },
       rpoHours: rpo,
       enabled: form.enabled,
+      // The scope a test restores by default is kept as it is (the wizard and the CLI choose it per test).
+      restoreTest: {
+        ...(original ? { scope: original.restoreTest.scope } : {}),
+        cadenceDays: cadence,
+        dueSoonDays: dueSoon,
+        targetRtoMinutes: rto,
+        drillSchedule: form.drillSchedule.trim() === '' ? null : form.drillSchedule.trim(),
+      },
     };
     setSaving(true);
     setFormError(null);
@@ -245,6 +270,23 @@ export function JobEditor({ jobId }: { jobId: number | null }) {
               <input id="field-enabled" type="checkbox" checked={form.enabled} onChange={(e) => set('enabled', e.target.checked)} />
               <label htmlFor="field-enabled">Enabled (runs on its schedule)</label>
             </div>
+          </fieldset>
+          <fieldset>
+            <legend>Restore tests</legend>
+            <div className="field-row">
+              <Field k="cadenceDays" label="A passing test every (days)" error={errors.cadenceDays}>
+                {(p) => <input {...p} type="number" inputMode="numeric" min={1} value={form.cadenceDays} onChange={(e) => set('cadenceDays', e.target.value)} />}
+              </Field>
+              <Field k="dueSoonDays" label="Remind this many days before" error={errors.dueSoonDays}>
+                {(p) => <input {...p} type="number" inputMode="numeric" min={0} value={form.dueSoonDays} onChange={(e) => set('dueSoonDays', e.target.value)} />}
+              </Field>
+              <Field k="targetRtoMinutes" label="Target RTO (minutes)" help="The longest a full restore may take. Empty: none." error={errors.targetRtoMinutes}>
+                {(p) => <input {...p} type="number" inputMode="numeric" min={1} value={form.targetRtoMinutes} onChange={(e) => set('targetRtoMinutes', e.target.value)} placeholder="none" />}
+              </Field>
+            </div>
+            <Field k="drillSchedule" label="Automatic drills (calendar event)" help="E.g. “Sun *-*-1..7 04:00” (first Sunday of the month). Empty: tests are started by hand." error={errors.drillSchedule}>
+              {(p) => <input {...p} className="mono" value={form.drillSchedule} onChange={(e) => set('drillSchedule', e.target.value)} placeholder="none" autoComplete="off" spellCheck={false} />}
+            </Field>
           </fieldset>
         </div>
         <div className="form-actions">
