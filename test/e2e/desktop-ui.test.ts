@@ -8,19 +8,17 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHeadlessHost, type HeadlessHost } from '../../main/host/headless.js';
 import { EncryptedFileSecretStore } from '../../main/service/secret-stores.js';
 import { LifeboatService } from '../../main/service/service.js';
 import { openDatabase, type LifeboatDatabase } from '../../main/store/database.js';
 import { pseudoRandom } from '../fixtures/source-tree.js';
-import { ensureRendererBuilt, RENDERER_DIST as DIST } from '../helpers/renderer-build.js';
-import { PROJECT_ROOT, scratch } from '../helpers/tools.js';
+import { openWatchedPage, prepareBrowserTests, screenshot } from '../helpers/e2e-browser.js';
+import { RENDERER_DIST as DIST } from '../helpers/renderer-build.js';
+import { scratch } from '../helpers/tools.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-const SHOTS = path.join(PROJECT_ROOT, 'test-artifacts/screenshots');
 
 let s: ReturnType<typeof scratch>;
 let src: string;
@@ -34,9 +32,7 @@ const failedCalls: string[] = [];
 const logo = pseudoRandom('e2e-logo', 300_000);
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium is required for the end-to-end UI tests: install it with \`apt-get install -y chromium\` (expected at ${CHROMIUM})`);
-  ensureRendererBuilt();
-  mkdirSync(SHOTS, { recursive: true });
+  prepareBrowserTests();
   s = scratch('lifeboat-e2e-desktop-');
   src = path.join(s.dir, 'site');
   mkdirSync(path.join(src, 'www', 'img'), { recursive: true });
@@ -48,17 +44,7 @@ beforeAll(async () => {
   svc = new LifeboatService({ db, workers: 1, secretStore, dataDir: s.dir });
   svc.start();
   host = await startHeadlessHost(svc, { staticDir: DIST });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-GB' });
-  page = await context.newPage();
-  page.setDefaultTimeout(60_000);
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/status of 400 \(Bad Request\)/.test(m.text())) problems.push(`console: ${m.text()}`);
-  });
-  page.on('response', (r) => {
-    if (r.status() >= 400) failedCalls.push(`${r.status()} ${new URL(r.url()).pathname}`);
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  ({ browser, page } = await openWatchedPage({ problems, failedCalls }));
 }, 180_000);
 
 afterAll(async () => {
@@ -71,7 +57,7 @@ afterAll(async () => {
 
 /** expect.poll with room for two shared, busy cores (its default gives up after a second). */
 const poll = <T>(fn: () => Promise<T> | T) => expect.poll(fn, { timeout: 30_000, interval: 100 });
-const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+const shot = (name: string) => screenshot(page, name);
 const next = () => page.getByRole('button', { name: 'Next' }).click();
 const banner = () => page.getByRole('region', { name: 'Overall state' });
 

@@ -6,9 +6,9 @@
  * due state on the dashboard and the jobs list. Screenshots go to test-artifacts/screenshots/.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHeadlessHost, type HeadlessHost } from '../../main/host/headless.js';
 import { LifeboatService } from '../../main/service/service.js';
@@ -16,12 +16,10 @@ import { openDatabase, type LifeboatDatabase } from '../../main/store/database.j
 import { createApiClient, httpTransport } from '../../shared/api-client.js';
 import type { LifeboatApi } from '../../shared/api.js';
 import type { Job } from '../../shared/jobs.js';
-import { ensureRendererBuilt, RENDERER_DIST as DIST } from '../helpers/renderer-build.js';
-import { PROJECT_ROOT, scratch } from '../helpers/tools.js';
+import { openWatchedPage, prepareBrowserTests, screenshot } from '../helpers/e2e-browser.js';
+import { RENDERER_DIST as DIST } from '../helpers/renderer-build.js';
+import { scratch } from '../helpers/tools.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-const SHOTS = path.join(PROJECT_ROOT, 'test-artifacts/screenshots');
 
 let s: ReturnType<typeof scratch>;
 let db: LifeboatDatabase;
@@ -35,9 +33,7 @@ const problems: string[] = [];
 const failedCalls: string[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium is required for the end-to-end UI tests: install it with \`apt-get install -y chromium\` (expected at ${CHROMIUM})`);
-  ensureRendererBuilt();
-  mkdirSync(SHOTS, { recursive: true });
+  prepareBrowserTests();
   s = scratch('lifeboat-e2e-rt-');
   const src = path.join(s.dir, 'site');
   for (const d of ['pages', 'images', 'db']) mkdirSync(path.join(src, d), { recursive: true });
@@ -54,17 +50,7 @@ beforeAll(async () => {
   await api.runNow(job.id);
   await svc.idle();
 
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-GB', acceptDownloads: true });
-  page = await context.newPage();
-  page.setDefaultTimeout(60_000);
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/status of 400 \(Bad Request\)/.test(m.text())) problems.push(`console: ${m.text()}`);
-  });
-  page.on('response', (r) => {
-    if (r.status() >= 400) failedCalls.push(`${r.status()} ${new URL(r.url()).pathname}`);
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  ({ browser, page } = await openWatchedPage({ problems, failedCalls }, { acceptDownloads: true }));
 }, 120_000);
 
 afterAll(async () => {
@@ -75,7 +61,7 @@ afterAll(async () => {
   s?.dispose();
 });
 
-const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+const shot = (name: string) => screenshot(page, name);
 const stepHeading = (n: number) => page.getByRole('heading', { level: 2, name: new RegExp(`^Step ${n} of 5`) });
 const focusedText = () => page.evaluate<string>("document.activeElement ? document.activeElement.textContent : ''");
 

@@ -6,21 +6,19 @@
  * test-artifacts/screenshots/.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHeadlessHost, type HeadlessHost } from '../../main/host/headless.js';
 import { LifeboatService } from '../../main/service/service.js';
 import { openDatabase, type LifeboatDatabase } from '../../main/store/database.js';
 import { createApiClient, httpTransport } from '../../shared/api-client.js';
 import type { RepositoryInfo } from '../../shared/api.js';
-import { ensureRendererBuilt, RENDERER_DIST as DIST } from '../helpers/renderer-build.js';
-import { PROJECT_ROOT, scratch } from '../helpers/tools.js';
+import { openWatchedPage, prepareBrowserTests, screenshot } from '../helpers/e2e-browser.js';
+import { RENDERER_DIST as DIST } from '../helpers/renderer-build.js';
+import { scratch } from '../helpers/tools.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-const SHOTS = path.join(PROJECT_ROOT, 'test-artifacts/screenshots');
 
 let s: ReturnType<typeof scratch>;
 let db: LifeboatDatabase;
@@ -33,9 +31,7 @@ const problems: string[] = [];
 const failedCalls: string[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium is required for the end-to-end UI tests: install it with \`apt-get install -y chromium\` (expected at ${CHROMIUM})`);
-  ensureRendererBuilt();
-  mkdirSync(SHOTS, { recursive: true });
+  prepareBrowserTests();
   s = scratch('lifeboat-e2e-');
   const src = path.join(s.dir, 'documents');
   mkdirSync(path.join(src, 'letters'), { recursive: true });
@@ -51,19 +47,7 @@ beforeAll(async () => {
   writeFileSync(path.join(s.dir, 'repo.password'), 'e2e repository password');
   repo = await api.addRepository({ name: 'nas', location: path.join(s.dir, 'repo'), passwordRef: `file:${path.join(s.dir, 'repo.password')}`, create: true });
 
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-GB' });
-  page = await context.newPage();
-  // Two shared cores run the other test files at the same time: be patient, not flaky.
-  page.setDefaultTimeout(60_000);
-  page.on('console', (m) => {
-    // Refused validation calls (HTTP 400) are expected and checked below through `failedCalls`.
-    if (m.type() === 'error' && !/status of 400 \(Bad Request\)/.test(m.text())) problems.push(`console: ${m.text()}`);
-  });
-  page.on('response', (r) => {
-    if (r.status() >= 400) failedCalls.push(`${r.status()} ${new URL(r.url()).pathname}`);
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  ({ browser, page } = await openWatchedPage({ problems, failedCalls }));
 });
 
 afterAll(async () => {
@@ -74,7 +58,7 @@ afterAll(async () => {
   s?.dispose();
 });
 
-const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+const shot = (name: string) => screenshot(page, name);
 
 describe('the UI in Chromium', () => {
   it('opens on the dashboard, authorised by the cookie the opening URL set', async () => {
