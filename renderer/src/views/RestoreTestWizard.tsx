@@ -169,6 +169,8 @@ export function RestoreTestWizard({ jobId: initialJob }: { jobId: number | null 
       first.current = false;
       return;
     }
+    // A refused setting sent the admin back here and took the focus (its effect runs first): leave it there.
+    if (document.activeElement?.getAttribute('aria-invalid') === 'true') return;
     stepHeading.current?.focus();
   }, [step]);
 
