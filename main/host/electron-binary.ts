@@ -13,7 +13,7 @@ export function findElectronBinary(fromDir: string, env: NodeJS.ProcessEnv = pro
   try {
     pkgDir = path.dirname(createRequire(path.join(fromDir, 'package.json')).resolve('electron/package.json'));
   } catch {
-    return { path: null, reason: 'the electron package is not installed (npm install)' };
+    return { path: null, reason: "the electron package is not installed (it is optional: npm leaves it out where Electron's binary cannot be downloaded)" };
   }
   const pathFile = path.join(pkgDir, 'path.txt');
   if (!existsSync(pathFile)) return { path: null, reason: "Electron's binary was not downloaded (node_modules/electron has no path.txt)" };
