@@ -4,6 +4,7 @@
  * the deterministic choice of the sample a test restores, and the evidence
  * record a test leaves. Pure: the clock and the random seed are passed in.
  */
+import { seededRandom } from './seeded-random.js';
 import {
   rejectUnknownKeys, requireInt, requireObject, requireOneOf, requireString, requireStringArray, ValidationError,
 } from './validation.js';
@@ -205,18 +206,6 @@ export interface ChosenSample {
   paths: string[];
   files: number;
   bytes: number;
-}
-
-/** A small, fast, seedable PRNG (mulberry32): the same seed gives the same sample. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Size classes of the stratification (upper bounds, bytes): empty/tiny, small, medium, large, huge. */

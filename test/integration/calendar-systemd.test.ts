@@ -14,6 +14,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CalendarComputationError, CalendarParseError, nextElapseUsec, normalizeCalendar, parseCalendar } from '../../shared/schedule/calendar.js';
 import { requireTool } from '../helpers/tools.js';
+import { seededRandom } from '../../shared/seeded-random.js';
 
 const ITERATIONS = 8;
 
@@ -251,21 +252,9 @@ async function pool<T, R>(items: T[], width: number, work: (item: T) => Promise<
   return out;
 }
 
-/** A seeded generator (mulberry32), so the random expressions are the same on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Random calendar expressions, valid and not, from the grammar's pieces (some deliberately broken). */
 function randomExpressions(count: number, seed: number): string[] {
-  const r = random(seed);
+  const r = seededRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
   const int = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
   const days = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun', 'monday', 'FRIDAY', 'Sunday'];

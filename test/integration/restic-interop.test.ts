@@ -3,12 +3,13 @@
  * restic reads, checks and restores what Lifeboat wrote, and Lifeboat reads
  * what restic wrote.
  */
-import { appendFileSync, closeSync, mkdirSync, openSync, readdirSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeSourceTree, pseudoRandom } from '../fixtures/source-tree.js';
 import { describeTree, diffTrees } from '../helpers/tree-compare.js';
 import { lifeboat, ok, requireTool, restic, scratch } from '../helpers/tools.js';
+import { flipByte, packFilesLargestFirst } from '../helpers/repo-damage.js';
 
 let s: ReturnType<typeof scratch>;
 let src: string;
@@ -147,18 +148,8 @@ describe('lifeboat check --read-data', () => {
     ok(lifeboat(['backup', path.join(src, 'big')], { env }), 'backup');
     ok(lifeboat(['check', '--read-data'], { env }), 'check before corruption');
     // The largest pack holds file data; flip one byte in its middle.
-    const packs = readdirSync(path.join(repo, 'data'), { recursive: true, withFileTypes: true })
-      .filter((d) => d.isFile())
-      .map((d) => path.join(d.parentPath, d.name))
-      .sort((a, b) => statSync(b).size - statSync(a).size);
-    const victim = packs[0]!;
-    const fd = openSync(victim, 'r+');
-    const pos = Math.floor(statSync(victim).size / 2);
-    const b = Buffer.alloc(1);
-    readSync(fd, b, 0, 1, pos);
-    b[0] = b[0]! ^ 0x01;
-    writeSync(fd, b, 0, 1, pos);
-    closeSync(fd);
+    const victim = packFilesLargestFirst(repo)[0]!;
+    flipByte(victim, Math.floor(statSync(victim).size / 2), 0x01);
     const r = lifeboat(['check', '--read-data'], { env });
     expect(r.status).toBe(1);
     expect(r.stdout).toContain(`pack ${path.basename(victim)}`);

@@ -3,13 +3,14 @@
  * Debian's restic (no job), and for a job through the service; exit codes,
  * --json evidence, failures naming the file, evidence kept in the data folder.
  */
-import { closeSync, cpSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RestoreTestRecord } from '../../shared/restore-test.js';
 import { openDatabase } from '../../main/store/database.js';
 import { makeSourceTree } from '../fixtures/source-tree.js';
 import { lifeboat, ok, requireTool, restic, scratch } from '../helpers/tools.js';
+import { flipByte, packFilesLargestFirst } from '../helpers/repo-damage.js';
 
 let s: ReturnType<typeof scratch>;
 let src: string;
@@ -74,14 +75,7 @@ describe('lifeboat restore-test', () => {
   it('fails with exit 1 naming the file when a pack is corrupted', () => {
     const damaged = path.join(s.dir, 'damaged');
     cpSync(resticRepo, damaged, { recursive: true });
-    const packs = readdirSync(path.join(damaged, 'data'), { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).map((d) => path.join(d.parentPath, d.name));
-    const victim = packs.sort((a, b) => statSync(b).size - statSync(a).size)[0]!;
-    const fd = openSync(victim, 'r+');
-    const one = Buffer.alloc(1);
-    readSync(fd, one, 0, 1, 1000);
-    one[0] = one[0]! ^ 0x10;
-    writeSync(fd, one, 0, 1, 1000);
-    closeSync(fd);
+    flipByte(packFilesLargestFirst(damaged)[0]!, 1000, 0x10);
     const r = bare(damaged, ['--full']);
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/restore test #\d+ FAILED/);

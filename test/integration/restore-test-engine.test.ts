@@ -1,6 +1,6 @@
 /** The restore-test engine on real files, real worker threads and a real local repository made by our backup. */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, openSync, readSync, writeSync, closeSync, statSync, utimesSync, writeFileSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, statSync, utimesSync, writeFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OperationProgress } from '../../shared/progress.js';
@@ -12,6 +12,7 @@ import { walkTree } from '../../main/engine/snapshot-walk.js';
 import { LocalTarget } from '../../main/engine/targets/local.js';
 import { makeSourceTree } from '../fixtures/source-tree.js';
 import { scratch } from '../helpers/tools.js';
+import { flipByte } from '../helpers/repo-damage.js';
 
 let s: ReturnType<typeof scratch>;
 let src: string;
@@ -127,12 +128,7 @@ describe('restoreTest', () => {
     for await (const { path: p, node } of walkTree(repo, snapshot.tree)) if (p === victim) blob = node.content![0];
     const loc = repo.index.get('data', blob!)!;
     const packFile = path.join(s.dir, 'damaged', 'data', loc.pack.slice(0, 2), loc.pack);
-    const fd = openSync(packFile, 'r+');
-    const one = Buffer.alloc(1);
-    readSync(fd, one, 0, 1, loc.offset + 100);
-    one[0] = one[0]! ^ 0x55;
-    writeSync(fd, one, 0, 1, loc.offset + 100);
-    closeSync(fd);
+    flipByte(packFile, loc.offset + 100, 0x55);
 
     const r = await restoreTest(repo, snapshot, { scope: { kind: 'full' }, workers: 2, source: { kind: 'none' } });
     await repo.close();

@@ -4,7 +4,7 @@
  * passing test with its evidence and progress, sign-off, the due state,
  * failures naming the file, scheduled drills, and the evidence export.
  */
-import { closeSync, mkdirSync, openSync, readdirSync, readSync, statSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LifeboatEvents } from '../../shared/api.js';
@@ -13,6 +13,7 @@ import { openDatabase, type LifeboatDatabase } from '../../main/store/database.j
 import { LifeboatService } from '../../main/service/service.js';
 import { pseudoRandom } from '../fixtures/source-tree.js';
 import { scratch } from '../helpers/tools.js';
+import { flipByte, packFilesLargestFirst } from '../helpers/repo-damage.js';
 
 let s: ReturnType<typeof scratch>;
 let src: string;
@@ -133,15 +134,9 @@ describe('restore tests through the service', () => {
   it('fails naming the file when a pack holding its data is corrupted', async () => {
     await fresh();
     const job = await backedUpJob();
-    const packs = readdirSync(path.join(repoDir, 'data'), { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).map((d) => path.join(d.parentPath, d.name));
-    const victimPack = packs.sort((a, b) => statSync(b).size - statSync(a).size)[0]!;
+    const victimPack = packFilesLargestFirst(repoDir)[0]!;
     // Flip a byte well inside the largest pack (the 1.5 MB video's data), not in its header.
-    const fd = openSync(victimPack, 'r+');
-    const b = Buffer.alloc(1);
-    readSync(fd, b, 0, 1, 4096);
-    b[0] = b[0]! ^ 0xff;
-    writeSync(fd, b, 0, 1, 4096);
-    closeSync(fd);
+    flipByte(victimPack, 4096);
 
     const run = await svc.startRestoreTest({ jobId: job.id, scope: { kind: 'full' } });
     await svc.idle();

@@ -11,6 +11,7 @@ import { LifeboatService } from '../../main/service/service.js';
 import type { RunRecord } from '../../shared/jobs.js';
 import { pseudoRandom } from '../fixtures/source-tree.js';
 import { requireTool, restic, scratch } from '../helpers/tools.js';
+import { flipByte, packFilesLargestFirst } from '../helpers/repo-damage.js';
 
 let s: ReturnType<typeof scratch>;
 let src: string;
@@ -311,13 +312,9 @@ describe('check runs', () => {
     await svc.runNow(job.id, 'check');
     await svc.idle();
     expect((await runs(job.id))[0]).toMatchObject({ kind: 'check', status: 'success' });
-    const { readdirSync, statSync, openSync, writeSync, closeSync } = await import('node:fs');
     const repoDir = (await svc.listRepositories())[0]!.location;
-    const packs = readdirSync(path.join(repoDir, 'data'), { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).map((d) => path.join(d.parentPath, d.name));
-    const victim = packs.sort((a, b) => statSync(b).size - statSync(a).size)[0]!;
-    const fd = openSync(victim, 'r+');
-    writeSync(fd, Buffer.from([0x55, 0xaa]), 0, 2, 100);
-    closeSync(fd);
+    const victim = packFilesLargestFirst(repoDir)[0]!;
+    flipByte(victim, 100);
     await svc.runNow(job.id, 'check');
     await svc.idle();
     const failed = (await runs(job.id))[0]!;
