@@ -20,14 +20,8 @@ export function repositoryLocation(opts: RepoOptions, env = process.env): string
 export function repositoryPassword(opts: RepoOptions, env = process.env): string {
   const file = opts.passwordFile ?? env.LIFEBOAT_PASSWORD_FILE;
   if (file) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (e) {
-      throw new UsageError(`password-file: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-    const pw = text.replace(/\r?\n$/, '');
-    if (!pw) throw new UsageError(`password-file: ${file} is empty`);
+    const pw = readSecretFile(file, 'password-file');
+    if (!pw) throw new UsageError('password-file: the file given is empty');
     return pw;
   }
   if (env.LIFEBOAT_PASSWORD) return env.LIFEBOAT_PASSWORD;
@@ -59,4 +53,19 @@ export class UsageError extends Error {
     super(message);
     this.name = 'UsageError';
   }
+}
+
+/**
+ * Reads a secret from the file an option names, less one trailing newline (as restic does)
+ * unless `keepNewline`. When it cannot be read, the error names the option, not the file:
+ * a secret typed where its file's name belongs must not be echoed.
+ */
+export function readSecretFile(file: string, option: string, keepNewline = false): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`${option}: the file given cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  return keepNewline ? text : text.replace(/\r?\n$/, '');
 }

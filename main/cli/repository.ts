@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Repository } from '../engine/repository.js';
 import { openTarget, type OpenTargetOptions } from '../engine/targets/open-target.js';
@@ -9,7 +8,7 @@ import { redactLocation } from '../engine/targets/sftp.js';
 import { WorkerTarget } from '../engine/targets/worker-target.js';
 import { resolveDataDir } from '../service/data-dir.js';
 import { SharedTokenBucket } from '../../workers/engine/token-bucket.js';
-import { parseIntOption, repositoryLocation, repositoryPassword, UsageError, type RepoOptions } from './options.js';
+import { parseIntOption, readSecretFile, repositoryLocation, repositoryPassword, UsageError, type RepoOptions } from './options.js';
 
 /** Global options that say how to reach and open a repository. */
 export interface RepositoryFlags extends RepoOptions {
@@ -22,14 +21,6 @@ export interface RepositoryFlags extends RepoOptions {
   limitUpload?: string;
   limitDownload?: string;
   transferThread?: boolean;
-}
-
-function readSecretFile(file: string, field: string): string {
-  try {
-    return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
-  } catch (e) {
-    throw new UsageError(`${field}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
 }
 
 /**

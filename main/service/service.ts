@@ -328,7 +328,13 @@ export class LifeboatService implements LifeboatApi {
     }
     const retrying = new RetryingTarget(target, { onRetry: (what, n, ms, e) => this.log(`${what}: attempt ${n} failed (${e.message}); retrying in ${ms} ms`) });
     try {
-      return await Repository.open(retrying, await this.secrets.resolve(info.passwordRef));
+      let password: string;
+      try {
+        password = await this.secrets.resolve(info.passwordRef);
+      } catch (e) {
+        throw new Error(`repository "${info.name}": ${(e as Error).message}`, { cause: e });
+      }
+      return await Repository.open(retrying, password);
     } catch (e) {
       await retrying.close().catch(() => {});
       throw e;
@@ -684,6 +690,8 @@ export class LifeboatService implements LifeboatApi {
     const credentialRefs: RepositoryCredentials = {};
     for (const [field, ref] of Object.entries(given.refs) as [CredentialField, string][]) credentialRefs[field] = validateSecretRef(ref, `credentialRefs.${field}`);
     if (this.db.repositories.getByName(name)) throw new ValidationError('name', `a repository named ${JSON.stringify(name)} already exists`);
+    // Secrets are kept as "repository:NAME" and "repository:NAME:FIELD": a colon in NAME could reach another repository's entries.
+    if (name.includes(':')) throw new ValidationError('name', 'must not contain ":"');
     const store = this.opts.secretStore;
     const noStore = 'no secret store is available (no OS keychain, and no encrypted secrets file opened); give a reference instead';
     if (input.password !== undefined && !store) throw new ValidationError('password', noStore);
@@ -738,7 +746,8 @@ export class LifeboatService implements LifeboatApi {
     // Secrets addRepository put in the store for it go too; references to secrets kept elsewhere are only dropped.
     const store = this.opts.secretStore;
     if (info && store) {
-      const ours = refs.filter((ref) => ref.startsWith(`${store.scheme}:repository:${info.name}:`));
+      const own = `${store.scheme}:repository:${info.name}`;
+      const ours = [...refs, ...(info.passwordRef ? [info.passwordRef] : [])].filter((ref) => ref === own || ref.startsWith(`${own}:`));
       await Promise.all(ours.map((ref) => store.delete(ref).catch(() => {})));
     }
   }

@@ -37,6 +37,11 @@ describe('lifeboat CLI', () => {
     const noPw = lifeboat(['snapshots', '-r', env.LIFEBOAT_REPOSITORY!]);
     expect(noPw.status).toBe(1);
     expect(noPw.stderr).toContain('password:');
+    // A password typed where its file's name belongs is not echoed back.
+    const typedPassword = lifeboat(['snapshots', '-r', env.LIFEBOAT_REPOSITORY!, '--password-file', 'hunter2-typed-by-mistake']);
+    expect(typedPassword.status).toBe(1);
+    expect(typedPassword.stderr).toContain('password-file: the file given cannot be read (ENOENT)');
+    expect(typedPassword.stderr + typedPassword.stdout).not.toContain('hunter2');
     const badTime = lifeboat(['backup', src, '--time', '2024-13-01 00:00:00'], { env });
     expect(badTime.status).toBe(1);
     expect(badTime.stderr).toContain('time:');

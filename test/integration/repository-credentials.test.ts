@@ -188,9 +188,15 @@ describe('repository credentials', () => {
     expect(e.message).toContain(`${s3.endpoint}/${s3.bucket}/creds`);
     await expect(vault.get('vault:repository:s3-wrong:s3SecretAccessKey')).rejects.toThrow();
 
+    expect(info.passwordRef).toBe('vault:repository:s3');
     await api(svc.removeRepository(info.id));
     expect(db.credentials.get(info.id)).toEqual({});
     await expect(vault.get('vault:repository:s3:s3SecretAccessKey')).rejects.toThrow();
+    // The repository password it stored goes too.
+    await expect(vault.get('vault:repository:s3')).rejects.toThrow();
+    // A colon in a name could reach another repository's secrets ("repository:NAME:FIELD"): refused.
+    const colon = await failure(svc.addRepository({ name: 's3:s3SecretAccessKey', location, password: 'x', credentials: { s3AccessKeyId: s3.accessKeyId, s3SecretAccessKey: s3.secretAccessKey } }));
+    expect(colon).toMatchObject({ field: 'name' });
   }, 120_000);
 
   it('validates credential fields, naming them, without echoing values', async () => {

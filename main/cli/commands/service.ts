@@ -3,7 +3,7 @@ import { formatBytes } from '../../../shared/format.js';
 import type { JobStatus } from '../../../shared/api.js';
 import type { RunRecord } from '../../../shared/jobs.js';
 import { ValidationError } from '../../../shared/validation.js';
-import { readFileSync } from 'node:fs';
+import { readSecretFile } from '../options.js';
 import path from 'node:path';
 import { projectRoot } from '../../../workers/crypto/native.js';
 import { targetOptions, type RepositoryFlags } from '../repository.js';
@@ -33,7 +33,7 @@ async function secretStores(g: ServiceGlobals, dataDir: string): Promise<{ all: 
   const { EncryptedFileSecretStore, KeychainSecretStore } = await loadSecretStores();
   const keychain = new KeychainSecretStore();
   let passphrase = process.env.LIFEBOAT_VAULT_PASSPHRASE;
-  if (g.vaultPassphraseFile) passphrase = readFileSync(g.vaultPassphraseFile, 'utf8').replace(/\r?\n$/, '');
+  if (g.vaultPassphraseFile) passphrase = readSecretFile(g.vaultPassphraseFile, 'vault-passphrase-file');
   if (!passphrase) return { all: [keychain], forNew: keychain };
   const vault = await EncryptedFileSecretStore.open(path.join(dataDir, 'secrets.vault'), passphrase);
   return { all: [keychain, vault], forNew: vault };
@@ -126,13 +126,9 @@ function pairs(list: string[], option: string, value: (field: string, v: string)
 }
 
 function readCredentialFile(file: string, field: string): string {
-  try {
-    // A private key keeps its final newline; a password or key ID loses one trailing newline, as with --password-file.
-    const text = readFileSync(file, 'utf8');
-    return text.includes('PRIVATE KEY-----') ? text : text.replace(/\r?\n$/, '');
-  } catch (e) {
-    throw new ValidationError(field, `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  // A private key keeps its final newline; a password or key ID loses one trailing newline, as with --password-file.
+  const text = readSecretFile(file, field, true);
+  return text.includes('PRIVATE KEY-----') ? text : text.replace(/\r?\n$/, '');
 }
 
 /** Adds `lifeboat repos ...`, `lifeboat jobs ...` and `lifeboat serve`: the service from the terminal. */
@@ -156,7 +152,7 @@ export function registerServiceCommands(program: Command): void {
         // The program's global --password-file takes the flag when it is written after the arguments.
         const passwordFile = o.passwordFile ?? g.passwordFile;
         if (!passwordFile === !o.passwordRef) throw new ValidationError('password', 'give --password-file (stored in the keychain) or --password-ref');
-        const secret = passwordFile ? { password: readFileSync(passwordFile, 'utf8').replace(/\r?\n$/, '') } : { passwordRef: o.passwordRef! };
+        const secret = passwordFile ? { password: readSecretFile(passwordFile, 'password-file') } : { passwordRef: o.passwordRef! };
         const credentials = pairs(o.credential, 'credential', (field, file) => readCredentialFile(file, `credential ${field}`));
         const credentialRefs = pairs(o.credentialRef, 'credential-ref', (_field, ref) => ref);
         const r = await svc.addRepository({ name, location, ...secret, create: Boolean(o.init), credentials, credentialRefs });
