@@ -150,11 +150,15 @@ export class EncryptedFileSecretStore implements SecretStore {
 
   private decrypt(account: string): string {
     const raw = Buffer.from(this.data.entries[account] ?? '', 'base64');
-    if (raw.length < 28) throw new Error('no such secret');
-    const d = createDecipheriv('aes-256-gcm', this.key, raw.subarray(0, 12));
-    d.setAAD(Buffer.from(account));
-    d.setAuthTag(raw.subarray(raw.length - 16));
-    return Buffer.concat([d.update(raw.subarray(12, raw.length - 16)), d.final()]).toString('utf8');
+    if (raw.length < 28) throw new Error(`${this.description} holds no secret "${account}"`);
+    try {
+      const d = createDecipheriv('aes-256-gcm', this.key, raw.subarray(0, 12));
+      d.setAAD(Buffer.from(account));
+      d.setAuthTag(raw.subarray(raw.length - 16));
+      return Buffer.concat([d.update(raw.subarray(12, raw.length - 16)), d.final()]).toString('utf8');
+    } catch {
+      throw new Error(`the secret "${account}" in ${this.description} is damaged (it does not decrypt)`);
+    }
   }
 
   private async save(): Promise<void> {
