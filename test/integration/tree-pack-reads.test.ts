@@ -49,8 +49,9 @@ describe('trees read pack by pack', () => {
     const files: string[] = [];
     for await (const n of walkTree(repo, snap.tree)) if (n.node.type === 'file') files.push(n.path);
     expect(files).toHaveLength(60);
-    expect(target.packReads).toBeGreaterThanOrEqual(1);
-    expect(target.packReads).toBeLessThanOrEqual(treePacks);
+    // Many trees share few packs, and each pack is read once.
+    expect(treePacks).toBeLessThan(trees / 10);
+    expect(target.packReads).toBe(treePacks);
     await repo.close();
   });
 

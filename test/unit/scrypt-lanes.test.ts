@@ -6,6 +6,10 @@ import { loadNative } from '../../workers/crypto/native.js';
 // Keys with p > 1 are derived with their lanes in parallel (native ROMix + node:crypto PBKDF2).
 // The result must be exactly node:crypto's (OpenSSL's) scrypt, which Go's and restic's equal.
 describe('scrypt with parallel lanes', () => {
+  it('is built into the native addon (else keys fall back to node:crypto and the tests below compare it with itself)', () => {
+    expect(loadNative().scryptRomix).toBeTypeOf('function');
+  });
+
   it('matches RFC 7914 test vector 3 (N=16384, r=8, p=1 is node:crypto; N=1024, r=8, p=16 is ours)', async () => {
     const key = await deriveUserKey('password', Buffer.from('NaCl'), { N: 1024, r: 8, p: 16 });
     expect(Buffer.concat([key.encrypt, key.macK, key.macR]).toString('hex')).toBe(
