@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "lifeboat_native",
-      "sources": ["src/binding.c", "src/poly1305.c", "src/scrypt.c"],
+      "sources": ["src/binding.c", "src/poly1305.c", "src/scrypt.c", "src/scan.c"],
       "include_dirs": ["src"],
       "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags!": ["-O0", "-O1", "-O2", "-Os"],

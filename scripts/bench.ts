@@ -8,8 +8,8 @@
  * With --repeat N the tools run N times, interleaved, and each figure is the median.
  * With --json the results go to stdout as JSON and the table to stderr.
  *
- * Both tools get fresh repositories in the work folder; restic's cache goes to
- * `<work>/restic-cache` (fresh too). The page cache cannot be dropped, so the
+ * Both tools get fresh repositories in the work folder; their caches (restic's,
+ * Lifeboat's folder cache) go to `<work>/tool-cache` (fresh too). The page cache cannot be dropped, so the
  * corpus is read once before each tool's backups and `sync` runs before every
  * timed step: both tools see a warm cache and no pending writeback.
  */
@@ -187,10 +187,10 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-function lifeboatTool(passwordFile: string): Tool {
+function lifeboatTool(passwordFile: string, cacheDir: string): Tool {
   const entry = join(PROJECT_ROOT, 'bin', 'lifeboat.js');
   const env = cleanEnv({});
-  const cli = (repo: string, ...rest: string[]) => [entry, '-r', repo, '--password-file', passwordFile, ...rest];
+  const cli = (repo: string, ...rest: string[]) => [entry, '-r', repo, '--password-file', passwordFile, '--cache-dir', cacheDir, ...rest];
   return {
     name: 'lifeboat',
     version: () => spawnSync(process.execPath, [entry, '--version'], { encoding: 'utf8' }).stdout.trim(),
@@ -451,7 +451,8 @@ async function main(): Promise<void> {
   const expected = listFiles(corpus.dir);
   const passwordFile = join(work, 'password');
   writeFileSync(passwordFile, 'lifeboat-bench\n', { mode: 0o600 });
-  const cacheDir = join(work, 'restic-cache');
+  // Each tool's cache (restic's, Lifeboat's folder cache) starts empty at each tool's first backup.
+  const cacheDir = join(work, 'tool-cache');
   rmSync(cacheDir, { recursive: true, force: true });
 
   const loadBefore = loadavg();
@@ -463,7 +464,7 @@ async function main(): Promise<void> {
     const order: ToolName[] = i % 2 === 0 ? ['lifeboat', 'restic'] : ['restic', 'lifeboat'];
     for (const name of order) {
       rmSync(cacheDir, { recursive: true, force: true });
-      const tool = name === 'lifeboat' ? lifeboatTool(passwordFile) : resticTool(passwordFile, cacheDir);
+      const tool = name === 'lifeboat' ? lifeboatTool(passwordFile, cacheDir) : resticTool(passwordFile, cacheDir);
       runs[name].push(await benchTool(tool, work, corpus, expected, sample));
     }
   }

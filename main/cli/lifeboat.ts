@@ -10,7 +10,8 @@ import { Command, Option } from 'commander';
 import { formatBytes, formatDuration } from '../../shared/format.js';
 import { formatGoTime, parseGoTime } from '../../shared/repo/gotime.js';
 import type { Snapshot } from '../../shared/repo/types.js';
-import { backup } from '../engine/backup.js';
+import { backup, startSourceScan } from '../engine/backup.js';
+import { defaultCacheDir } from '../engine/folder-cache.js';
 import { check } from '../engine/check.js';
 import { listLocks, removeLocks } from '../engine/lock.js';
 import { Repository, PROGRAM_VERSION } from '../engine/repository.js';
@@ -83,6 +84,8 @@ export function buildProgram(): Command {
     .option('--sftp-password-file <file>', 'sftp: password (env LIFEBOAT_SFTP_PASSWORD)')
     .option('--s3-region <region>', 's3: region (env AWS_DEFAULT_REGION); keys from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY')
     .option('--s3-path-style', 's3: path-style requests (the default for non-AWS endpoints)')
+    .option('--cache-dir <dir>', "backup's folder cache (env LIFEBOAT_CACHE_DIR; default: the platform's cache folder)")
+    .option('--no-cache', 'no folder cache: read every parent tree to find unchanged folders')
     .showHelpAfterError();
 
   const globals = (cmd: Command) => cmd.optsWithGlobals() as GlobalOptions & Record<string, unknown>;
@@ -117,6 +120,9 @@ export function buildProgram(): Command {
     .addOption(new Option('--compression <mode>', 'compression').choices(['auto', 'off', 'max']).default('auto'))
     .action(async (paths: string[], o: Record<string, unknown>, cmd: Command) => {
       const g = globals(cmd);
+      const excludes = (o.exclude as string[]) ?? [];
+      // The sources are walked while the key is derived and the repository opened.
+      const scan = startSourceScan({ paths, excludes });
       const repo = await openRepo(g);
       const { bar, onProgress } = progressFor(g);
       const ac = new AbortController();
@@ -129,7 +135,9 @@ export function buildProgram(): Command {
           tags: (o.tag as string[]) ?? [],
           ...(o.host ? { hostname: o.host as string } : {}),
           ...(o.time ? { time: parseLocalTime(o.time as string) } : {}),
-          excludes: (o.exclude as string[]) ?? [],
+          excludes,
+          scan,
+          ...(g.cache === false ? {} : { cacheDir: typeof g.cacheDir === 'string' ? g.cacheDir : defaultCacheDir() }),
           ...(o.parent ? { parent: o.parent as string } : {}),
           full: Boolean(o.force),
           workers: workersOf(g),

@@ -1,13 +1,11 @@
 import { createHash } from 'node:crypto';
-import { lstatSync, promises as fsp, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { compileExcludes, type ExcludeMatcher } from '../../shared/glob.js';
+import { compileExcludes } from '../../shared/glob.js';
 import { withRates, type OperationProgress } from '../../shared/progress.js';
 import { formatGoTime } from '../../shared/repo/gotime.js';
-import { goModeFromPosix } from '../../shared/repo/gomode.js';
-import { encodeTree } from '../../shared/repo/tree.js';
-import type { Id, NodeType, Snapshot, SnapshotJSON, SnapshotSummary, TreeNode } from '../../shared/repo/types.js';
+import { compareUtf8, encodeTree, sameNode } from '../../shared/repo/tree.js';
+import type { Id, Snapshot, SnapshotJSON, SnapshotSummary, TreeNode } from '../../shared/repo/types.js';
 import { hexToBytes } from '../../shared/repo/pack.js';
 import { CHUNK_MIN_SIZE } from '../../shared/chunker/index.js';
 import { sealBlob, type CompressionMode } from '../../workers/engine/blob.js';
@@ -20,6 +18,8 @@ import { Limiter } from './limiter.js';
 import { RepositoryLock } from './lock.js';
 import { PackUploader, type PendingPack } from './pack-uploader.js';
 import { PROGRAM_VERSION, type Repository } from './repository.js';
+import { cacheableFolders, FolderCache, folderSignature, sameFolders, type CachedFolder, type FolderCacheState } from './folder-cache.js';
+import { SourceScan, type BackupError, type DirEntry, type FileEntry } from './source-scan.js';
 import { EngineWorkerPool, defaultWorkerCount } from './worker-pool.js';
 
 export interface BackupOptions {
@@ -46,13 +46,36 @@ export interface BackupOptions {
   signal?: AbortSignal;
   /** How long to wait for an exclusive lock (a prune by another process) before failing (ms). Default: fail at once. */
   lockWaitMs?: number;
+  /**
+   * The walk of these sources, started earlier with `startSourceScan` (e.g.
+   * while the repository's key was derived). Default: started here, before
+   * the lock is taken and the index loaded, so those overlap it.
+   */
+  scan?: SourceScan;
+  /**
+   * Where the folder cache lives (`folder-cache.ts`): an unchanged folder's
+   * tree is then taken from it instead of from the parent's trees. Absent: no
+   * cache. Never used in full mode.
+   */
+  cacheDir?: string;
 }
 
-/** A file or folder that could not be backed up, and why. */
-export interface BackupError {
-  path: string;
-  message: string;
+/**
+ * Starts walking the sources of a backup (lstat only; nothing is read) so that
+ * the walk overlaps opening the repository; hand the result to `backup` as
+ * `scan` with the same paths, excludes and includes.
+ */
+export function startSourceScan(opts: Pick<BackupOptions, 'paths' | 'excludes' | 'includes'>): SourceScan {
+  const includes = opts.includes?.length ? compileExcludes(opts.includes, 'include') : undefined;
+  return SourceScan.start(sourcePaths(opts.paths), compileExcludes(opts.excludes ?? []), includes);
 }
+
+/** Sources as stored: absolute, distinct, sorted. */
+function sourcePaths(paths: string[]): string[] {
+  return [...new Set(paths.map((p) => path.resolve(p)))].sort();
+}
+
+export type { BackupError } from './source-scan.js';
 
 export interface BackupResult {
   snapshot: Snapshot;
@@ -66,45 +89,6 @@ export interface BackupResult {
   /** Bytes actually read from sources. */
   bytesRead: number;
 }
-
-interface FileEntry {
-  kind: 'file';
-  name: string;
-  path: string;
-  /** Size when scanned. */
-  size: number;
-  node: TreeNode;
-  parentNode?: TreeNode;
-  failed?: boolean;
-  /** The folder holding this file. */
-  dir?: DirEntry;
-}
-interface OtherEntry {
-  kind: 'other';
-  name: string;
-  path: string;
-  node: TreeNode;
-}
-interface DirEntry {
-  kind: 'dir';
-  name: string;
-  path: string;
-  /** The folder's own node (its subtree is set when saved); undefined only for the virtual root. */
-  node?: TreeNode;
-  /** Device of the folder: a child on another device is a mount point. */
-  dev?: number;
-  /** Scanned with synchronous calls (a local file system), or asynchronous ones. */
-  sync?: boolean;
-  children: Map<string, Entry>;
-  parentNode?: TreeNode;
-  /** The folder holding this one (undefined for the virtual root). */
-  parent?: DirEntry;
-  /** Children whose final node is not known yet: files being read, folders whose tree is not saved. */
-  pending: number;
-  /** This folder's tree ID, once saved. */
-  subtree?: Id;
-}
-type Entry = FileEntry | OtherEntry | DirEntry;
 
 const PROGRESS_INTERVAL_MS = 200;
 const BATCH_BYTES = 4 * 1024 * 1024;
@@ -129,16 +113,13 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
   const started = Date.now();
   const startNs = BigInt(started) * 1_000_000n;
   const hostname = opts.hostname ?? os.hostname();
-  const excludes = compileExcludes(opts.excludes ?? []);
-  const includes = opts.includes?.length ? compileExcludes(opts.includes, 'include') : undefined;
-  const sources = [...new Set(opts.paths.map((p) => path.resolve(p)))].sort();
-  for (const s of sources) {
-    try {
-      await fsp.lstat(s);
-    } catch (e) {
-      throw new Error(`paths: cannot read ${s}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-  }
+  const sources = sourcePaths(opts.paths);
+  if (opts.scan && opts.scan.sources.join('\0') !== sources.join('\0')) throw new Error('internal error: the scan given is of other paths');
+  const scan = opts.scan ?? startSourceScan(opts);
+  const progress = new ProgressTracker('backup', started, opts.onProgress);
+  progress.total(scan.filesFound, scan.bytesFound);
+  scan.onFile = (size) => progress.total(1, size);
+  await scan.sourcesReadable; // a source that cannot be read fails the backup before it takes a lock
 
   let bytesRead = 0;
   const lock = await RepositoryLock.acquire(repo, { exclusive: false, waitMs: opts.lockWaitMs ?? 0, ...(opts.signal ? { signal: opts.signal } : {}) });
@@ -155,31 +136,35 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
       const all = await repo.listSnapshots(() => {});
       return all.filter((s) => s.hostname === hostname && JSON.stringify([...s.paths].sort()) === key).pop();
     };
-    const [, parent] = await Promise.all([repo.loadIndex(), findParent()]);
+    const [, parent] = await Promise.all([repo.loadIndex(), findParent(), scan.done]);
     // Resume: packs an interrupted backup uploaded but never indexed are indexed and reused. Listing the
-    // packs runs while the sources are scanned; it is awaited before any blob is claimed.
+    // packs runs while the parent is matched; it is awaited before any blob is claimed.
     orphansIndexed = repo.findUnindexedPacks().then(async (orphans) => {
       if (orphans.length > 0) await repo.saveIndex(orphans);
     });
     orphansIndexed.catch(() => {}); // awaited below
 
-    const errors: BackupError[] = [];
-
     const packSize = opts.packSize ?? DEFAULT_PACK_SIZE;
     const workers = opts.workers ?? defaultWorkerCount();
     const uploadConnections = opts.uploadConnections ?? 4;
-    const progress = new ProgressTracker('backup', started, opts.onProgress);
-    const root: DirEntry = { kind: 'dir', name: '', path: '/', children: new Map(), pending: 0 };
-    // Workers start loading their code as soon as the scan meets a file to read (never for an unchanged re-run).
-    const walker = new Walker(repo, excludes, includes, errors, progress, opts.full ?? false, () => {
+    const errors: BackupError[] = scan.errors;
+    progress.error(errors.length);
+    const root = scan.root;
+    const folderCache = opts.cacheDir && !opts.full ? FolderCache.for(opts.cacheDir, repo.config.id, hostname, sources, opts.excludes ?? [], opts.includes ?? []) : undefined;
+    const cached = folderCache ? await folderCache.load(repo.key) : undefined;
+    // Folder signatures, subfolders first (a folder is always found after the one holding it).
+    const sigs = new Map<DirEntry, string | undefined>();
+    if (folderCache) for (let i = scan.dirs.length - 1; i >= 0; i--) sigs.set(scan.dirs[i]!, folderSignature(scan.dirs[i]!, sigs));
+    // Workers start loading their code as soon as a file has to be read (never for an unchanged re-run).
+    const matcher = new ParentMatcher(repo, progress, opts.full ?? false, () => {
       pool ??= EngineWorkerPool.spawn(workers);
-    });
-    await walker.addSources(root, sources, parent?.tree);
+    }, cached, sigs);
+    await matcher.match(root, parent?.tree);
     checkAborted(opts.signal);
 
     await orphansIndexed;
 
-    const toRead = walker.files.filter((f) => !walker.unchanged.has(f));
+    const toRead = scan.files.filter((f) => !matcher.unchanged.has(f));
     let maxNewBlobs = 0;
     for (const f of toRead) maxNewBlobs += Math.ceil(f.size / CHUNK_MIN_SIZE) + 2;
 
@@ -215,13 +200,13 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
 
     // Trees are saved bottom-up as soon as everything below a folder is known, mostly while workers still read.
     const trees = new TreeSaver(repo, packSize, (p) => uploader.enqueue(p));
-    const counts = { files_new: 0, files_changed: 0, files_unmodified: 0, dirs_new: 0, dirs_changed: 0, dirs_unmodified: 0 };
+    const counts = { files_new: 0, files_changed: 0, files_unmodified: matcher.reusedFiles, dirs_new: 0, dirs_changed: 0, dirs_unmodified: matcher.reusedDirs };
     const finishFile = (f: FileEntry) => {
       const dir = f.dir!;
-      if (--dir.pending === 0) settleDir(dir, trees, counts, walker.unchanged);
+      if (--dir.pending === 0) settleDir(dir, trees, counts, matcher.unchanged);
     };
     for (const f of toRead) f.dir!.pending++;
-    for (const d of walker.dirs) if (d.pending === 0 && !d.subtree) settleDir(d, trees, counts, walker.unchanged);
+    for (const d of scan.dirs) if (d.pending === 0 && !d.subtree) settleDir(d, trees, counts, matcher.unchanged);
 
     let dataBlobs = 0;
     progress.setPhase('reading');
@@ -319,8 +304,8 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
       tree_blobs: trees.added,
       data_added: progress.bytesAdded + trees.bytesAdded,
       data_added_packed: progress.bytesStored + trees.bytesStored,
-      total_files_processed: walker.files.length - errors.filter((e) => walker.filePaths.has(e.path)).length,
-      total_bytes_processed: walker.files.reduce((n, f) => n + (f.failed ? 0 : (f.node.size ?? 0)), 0),
+      total_files_processed: scan.files.reduce((n, f) => n + (f.failed ? 0 : 1), 0),
+      total_bytes_processed: scan.files.reduce((n, f) => n + (f.failed ? 0 : (f.node.size ?? 0)), 0),
     };
     const snap: SnapshotJSON = {
       time: formatGoTime(opts.time ?? startNs),
@@ -337,6 +322,11 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
       summary,
     };
     const id = await repo.saveJSON('snapshots', JSON.stringify(snap));
+    if (folderCache) {
+      const folders = cacheableFolders(scan, sigs, matcher.reused);
+      // A cache that cannot be written costs the next run time, not this run its snapshot.
+      if (!cached || !sameFolders(folders, cached)) await folderCache.save(repo.key, folders).catch(() => {});
+    }
     progress.setPhase('done');
     const result: BackupResult = { snapshot: { ...snap, id }, partial: errors.length > 0, errors, summary, filesRead: toRead.length, bytesRead };
     if (parent) result.parent = parent.id;
@@ -427,8 +417,8 @@ export class ProgressTracker {
     this.p.bytesAdded += plain;
     this.p.bytesStored += stored;
   }
-  error(): void {
-    this.p.errors++;
+  error(count = 1): void {
+    this.p.errors += count;
   }
 
   private emit(force: boolean): void {
@@ -440,289 +430,6 @@ export class ProgressTracker {
   }
 }
 
-const userNames = new Map<number, string>();
-function userName(uid: number): string | undefined {
-  if (!userNames.size) {
-    const me = os.userInfo();
-    userNames.set(me.uid, me.username);
-  }
-  return userNames.get(uid);
-}
-
-function nodeType(st: BigIntStats): NodeType {
-  if (st.isFile()) return 'file';
-  if (st.isDirectory()) return 'dir';
-  if (st.isSymbolicLink()) return 'symlink';
-  if (st.isFIFO()) return 'fifo';
-  if (st.isSocket()) return 'socket';
-  if (st.isCharacterDevice()) return 'chardev';
-  if (st.isBlockDevice()) return 'dev';
-  return 'irregular';
-}
-
-function nodeFromStat(name: string, st: BigIntStats): TreeNode {
-  const type = nodeType(st);
-  const node: TreeNode = {
-    name,
-    type,
-    mode: goModeFromPosix(Number(st.mode)),
-    mtime: st.mtimeNs,
-    atime: st.atimeNs,
-    ctime: st.ctimeNs,
-    uid: Number(st.uid),
-    gid: Number(st.gid),
-    inode: Number(st.ino),
-    device_id: Number(st.dev),
-    links: Number(st.nlink),
-    content: null,
-  };
-  const user = userName(node.uid);
-  if (user) node.user = user;
-  if (type === 'file') {
-    node.size = Number(st.size);
-    node.content = [];
-  }
-  if (type === 'dev' || type === 'chardev') node.device = Number(st.rdev);
-  return node;
-}
-
-/** File systems scanned with synchronous calls: local ones, where a call takes microseconds. */
-const LOCAL_FS_TYPES = new Set([
-  'ext2', 'ext3', 'ext4', 'xfs', 'btrfs', 'bcachefs', 'zfs', 'f2fs', 'jfs', 'reiserfs', 'nilfs2', 'tmpfs', 'ramfs',
-  'vfat', 'exfat', 'ntfs', 'ntfs3', 'hfsplus', 'overlay', 'squashfs', 'erofs', 'iso9660', 'udf',
-]);
-
-/**
- * Mount points and their file-system types (Linux, from /proc/self/mountinfo),
- * or undefined where that is not available: then every path counts as remote.
- */
-async function readMounts(): Promise<Map<string, string> | undefined> {
-  if (process.platform !== 'linux') return undefined;
-  try {
-    const text = await fsp.readFile('/proc/self/mountinfo', 'utf8');
-    const mounts = new Map<string, string>();
-    const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-    for (const line of text.split('\n')) {
-      const [left, right] = line.split(' - ');
-      if (!left || !right) continue;
-      const mountPoint = left.split(' ')[4];
-      const type = right.split(' ')[0];
-      if (mountPoint && type) mounts.set(unescape(mountPoint), type);
-    }
-    return mounts;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Yield to the event loop this often during a synchronous scan, so timers and I/O callbacks keep running. */
-const SYNC_SLICE = 1024;
-
-/**
- * Walks the sources into an in-memory tree, matching each entry with its node
- * in the parent snapshot. On local file systems entries are read with
- * synchronous calls (several times cheaper than a thread-pool round trip
- * each), in slices between which the event loop runs; on network or unknown
- * file systems, and below any mount point of one, with asynchronous calls
- * (a hung mount never blocks the process). Parent trees load asynchronously
- * ahead of the scan.
- */
-class Walker {
-  readonly files: FileEntry[] = [];
-  /** Every folder entry, the virtual root included. */
-  readonly dirs: DirEntry[] = [];
-  readonly filePaths = new Set<string>();
-  readonly unchanged = new Set<FileEntry>();
-  private readonly io = new Limiter(64);
-  private readonly treeLoads = new Limiter(16);
-  private mounts: Map<string, string> | undefined;
-  private sinceYield = 0;
-
-  constructor(
-    private readonly repo: Repository,
-    private readonly excludes: ExcludeMatcher,
-    private readonly includes: ExcludeMatcher | undefined,
-    private readonly errors: BackupError[],
-    private readonly progress: ProgressTracker,
-    private readonly full: boolean,
-    /** Called for each file that will have to be read. */
-    private readonly onFileToRead: () => void = () => {},
-  ) {}
-
-  private addDir(parent: DirEntry, d: DirEntry): void {
-    d.parent = parent;
-    parent.children.set(d.name, d);
-    parent.pending++;
-    this.dirs.push(d);
-  }
-
-  /** Whether `p` (a folder) is on a local file system, judged by the mount it is on. */
-  private isLocal(p: string): boolean {
-    if (!this.mounts) return false;
-    for (let dir = p; ; dir = path.dirname(dir)) {
-      const type = this.mounts.get(dir);
-      if (type !== undefined) return LOCAL_FS_TYPES.has(type);
-      if (dir === path.dirname(dir)) return false;
-    }
-  }
-
-  async addSources(root: DirEntry, sources: string[], parentTree: Id | undefined): Promise<void> {
-    this.dirs.push(root);
-    this.mounts = await readMounts();
-    const rootParent = parentTree ? await this.parentChildren(parentTree) : undefined;
-    for (const src of sources) {
-      const parts = src.split(path.sep).filter(Boolean);
-      let dir = root;
-      let parentKids = rootParent;
-      let cur = '/';
-      if (parts.length === 0) {
-        // Backing up "/" itself: the root is the source.
-        root.sync = this.isLocal('/');
-        await this.walkDir(root, rootParent);
-        continue;
-      }
-      for (let i = 0; i < parts.length - 1; i++) {
-        const name = parts[i]!;
-        cur = path.join(cur, name);
-        let next = dir.children.get(name);
-        const pnode = parentKids?.get(name);
-        if (!next || next.kind !== 'dir') {
-          const st = await fsp.lstat(cur, { bigint: true });
-          next = { kind: 'dir', name, path: cur, node: nodeFromStat(name, st), dev: Number(st.dev), children: new Map(), pending: 0, ...(pnode ? { parentNode: pnode } : {}) };
-          this.addDir(dir, next);
-        }
-        dir = next;
-        parentKids = pnode?.subtree ? await this.parentChildren(pnode.subtree) : undefined;
-      }
-      const name = parts[parts.length - 1]!;
-      dir.sync = this.isLocal(src);
-      const d = await this.addEntry(dir, name, src, parentKids?.get(name));
-      if (d) await this.walkDir(d.dir, await d.kids);
-    }
-  }
-
-  private parentChildren(treeId: Id): Promise<Map<string, TreeNode> | undefined> {
-    return this.treeLoads.run(async () => {
-      try {
-        const t = await this.repo.loadTree(treeId);
-        return new Map(t.nodes.map((n) => [n.name, n]));
-      } catch {
-        // An unreadable parent tree only costs re-reading; it is not an error of this backup.
-        return undefined;
-      }
-    });
-  }
-
-  /**
-   * Stats one entry and adds it to `dir`. For a folder, returns it with its
-   * parent-snapshot children loading (the caller walks it).
-   */
-  private async addEntry(
-    dir: DirEntry,
-    name: string,
-    full: string,
-    parentNode: TreeNode | undefined,
-  ): Promise<{ dir: DirEntry; kids: Promise<Map<string, TreeNode> | undefined> | undefined } | undefined> {
-    if (this.excludes(full)) return undefined;
-    // The mount point of a network file system is never touched synchronously (its server may hang).
-    const mountType = this.mounts?.get(full);
-    const sync = dir.sync === true && (mountType === undefined || LOCAL_FS_TYPES.has(mountType));
-    let st: BigIntStats;
-    try {
-      st = sync ? lstatSync(full, { bigint: true }) : await this.io.run(() => fsp.lstat(full, { bigint: true }));
-    } catch (e) {
-      this.errors.push({ path: full, message: (e as Error).message });
-      this.progress.error();
-      return undefined;
-    }
-    const node = nodeFromStat(name, st);
-    if (st.isDirectory()) {
-      const dev = Number(st.dev);
-      // Another device (a mount point, a subvolume): its own file system decides how it is scanned.
-      const subSync = dev === dir.dev ? sync : this.isLocal(full);
-      const d: DirEntry = { kind: 'dir', name, path: full, node, dev, sync: subSync, children: new Map(), pending: 0, ...(parentNode ? { parentNode } : {}) };
-      this.addDir(dir, d);
-      return { dir: d, kids: parentNode?.type === 'dir' && parentNode.subtree ? this.parentChildren(parentNode.subtree) : undefined };
-    }
-    if (st.isFile()) {
-      if (this.includes && !this.includes(full)) return undefined;
-      const size = Number(st.size);
-      const f: FileEntry = { kind: 'file', name, path: full, size, node, dir, ...(parentNode ? { parentNode } : {}) };
-      dir.children.set(name, f);
-      this.files.push(f);
-      this.filePaths.add(full);
-      this.progress.total(1, size);
-      if (!this.full && parentNode && this.isUnchanged(parentNode, st)) {
-        node.content = parentNode.content;
-        this.unchanged.add(f);
-        this.progress.addBytes(size);
-        this.progress.fileDone();
-      } else {
-        this.onFileToRead();
-      }
-      return undefined;
-    }
-    if (st.isSymbolicLink()) {
-      try {
-        node.linktarget = sync ? readlinkSync(full) : await this.io.run(() => fsp.readlink(full));
-      } catch (e) {
-        this.errors.push({ path: full, message: (e as Error).message });
-        this.progress.error();
-        return undefined;
-      }
-    }
-    dir.children.set(name, { kind: 'other', name, path: full, node });
-    return undefined;
-  }
-
-  private isUnchanged(p: TreeNode, st: BigIntStats): boolean {
-    return (
-      p.type === 'file' &&
-      (p.size ?? 0) === Number(st.size) &&
-      p.mtime === st.mtimeNs &&
-      p.ctime === st.ctimeNs &&
-      p.inode === Number(st.ino) &&
-      Array.isArray(p.content) &&
-      p.content.every((id) => this.repo.index.has('data', id))
-    );
-  }
-
-  private async walkDir(dir: DirEntry, parentKids: Map<string, TreeNode> | undefined): Promise<void> {
-    let names: string[];
-    try {
-      names = dir.sync ? readdirSync(dir.path) : await this.io.run(() => fsp.readdir(dir.path));
-    } catch (e) {
-      this.errors.push({ path: dir.path, message: (e as Error).message });
-      this.progress.error();
-      return;
-    }
-    const base = dir.path.endsWith(path.sep) ? dir.path : dir.path + path.sep;
-    let subdirs: { dir: DirEntry; kids: Promise<Map<string, TreeNode> | undefined> | undefined }[];
-    if (dir.sync) {
-      subdirs = [];
-      for (const name of names) {
-        const d = await this.addEntry(dir, name, base + name, parentKids?.get(name));
-        if (d) subdirs.push(d);
-        if (++this.sinceYield >= SYNC_SLICE) {
-          this.sinceYield = 0;
-          await new Promise<void>((resolve) => setImmediate(resolve));
-        }
-      }
-    } else {
-      // All entries at once; the limiter bounds the file-system calls in flight.
-      const added = await Promise.all(names.map((name) => this.addEntry(dir, name, base + name, parentKids?.get(name))));
-      subdirs = added.filter((d) => d !== undefined);
-    }
-    if (dir.sync) {
-      // Depth first; the parent trees of all subfolders load meanwhile.
-      for (const d of subdirs) await this.walkDir(d.dir, await d.kids);
-    } else {
-      await Promise.all(subdirs.map(async (d) => this.walkDir(d.dir, await d.kids)));
-    }
-  }
-}
-
-
 /** Serialises trees, deduplicates them and packs new ones (in the main thread: trees are small). */
 class TreeSaver {
   private writer: PackWriter;
@@ -731,7 +438,7 @@ class TreeSaver {
   bytesAdded = 0;
   bytesStored = 0;
 
-  constructor(private readonly repo: Repository, packSize: number, private readonly enqueue: (p: PendingPack) => void) {
+  constructor(readonly repo: Repository, packSize: number, private readonly enqueue: (p: PendingPack) => void) {
     this.writer = new PackWriter(repo.key, 'tree', packSize);
   }
 
@@ -755,7 +462,140 @@ class TreeSaver {
   }
 }
 
-const nameOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+/**
+ * Matches the scanned entries with the parent snapshot's nodes, loading the
+ * parent's trees as it goes (several at once): a file with the same size,
+ * mtime, ctime and inode whose blobs are all indexed is unchanged and keeps
+ * its content list without being read; a folder keeps the parent's tree, so
+ * that if nothing in it changed, that tree stands for it unencoded.
+ */
+class ParentMatcher {
+  readonly unchanged = new Set<FileEntry>();
+  /** Folders whose tree came from the folder cache, with their cache entry. */
+  readonly reused = new Map<DirEntry, CachedFolder>();
+  /** Files and folders below a reused folder (the reused folder itself is counted with its parent's tree). */
+  reusedFiles = 0;
+  reusedDirs = 0;
+  private readonly treeLoads = new Limiter(16);
+
+  constructor(
+    private readonly repo: Repository,
+    private readonly progress: ProgressTracker,
+    private readonly full: boolean,
+    /** Called for each file that will have to be read. */
+    private readonly onFileToRead: () => void,
+    private readonly cache?: FolderCacheState,
+    private readonly sigs?: Map<DirEntry, string | undefined>,
+  ) {}
+
+  async match(root: DirEntry, parentTree: Id | undefined): Promise<void> {
+    await this.matchDir(root, parentTree);
+  }
+
+  /**
+   * Takes `dir`'s tree, and those of every folder below it, from the folder
+   * cache when its signature is unchanged and the index still has each tree
+   * and each file's blobs. Its files are then unchanged and not read.
+   */
+  private reuseCached(dir: DirEntry): boolean {
+    const hit = this.cache?.get(dir.path);
+    if (!hit || hit.sig !== this.sigs?.get(dir)) return false;
+    const index = this.repo.index;
+    const below: [DirEntry, CachedFolder][] = [];
+    const stack = [dir];
+    while (stack.length > 0) {
+      const d = stack.pop()!;
+      const c = this.cache!.get(d.path);
+      if (!c || !index.has('tree', c.tree) || !c.blobs.every((b) => index.has('data', b))) return false;
+      below.push([d, c]);
+      for (const e of d.children.values()) if (e.kind === 'dir') stack.push(e);
+    }
+    for (const [d, c] of below) {
+      d.subtree = c.tree;
+      this.reused.set(d, c);
+      if (d !== dir) this.reusedDirs++;
+      for (const e of d.children.values()) {
+        if (e.kind !== 'file') continue;
+        this.unchanged.add(e);
+        this.reusedFiles++;
+        this.progress.addBytes(e.size);
+        this.progress.fileDone();
+      }
+    }
+    if (dir.parent) dir.parent.pending--; // its tree is known: the folder holding it waits for it no more
+    return true;
+  }
+
+  private async matchDir(dir: DirEntry, treeId: Id | undefined): Promise<void> {
+    if (this.reuseCached(dir)) return;
+    const kids = treeId ? await this.parentChildren(dir, treeId) : undefined;
+    const below: Promise<void>[] = [];
+    for (const e of dir.children.values()) {
+      const p = kids?.get(e.name);
+      if (e.kind === 'file') {
+        if (p) e.parentNode = p;
+        if (!this.full && p && this.isUnchanged(p, e.node)) {
+          e.node.content = p.content;
+          this.unchanged.add(e);
+          this.progress.addBytes(e.size);
+          this.progress.fileDone();
+        } else {
+          this.onFileToRead();
+        }
+      } else if (e.kind === 'dir') {
+        if (p) e.parentNode = p;
+        below.push(this.matchDir(e, p?.type === 'dir' ? p.subtree : undefined));
+      }
+    }
+    await Promise.all(below);
+  }
+
+  private parentChildren(dir: DirEntry, treeId: Id): Promise<Map<string, TreeNode> | undefined> {
+    return this.treeLoads.run(async () => {
+      try {
+        const t = await this.repo.loadTree(treeId);
+        const kids = new Map(t.nodes.map((n) => [n.name, n]));
+        // A tree with fields Lifeboat does not model never stands for a folder: they would be carried over unchecked.
+        if (!t.foreignFields) {
+          dir.parentTree = kids;
+          dir.parentTreeId = treeId;
+        }
+        return kids;
+      } catch {
+        // An unreadable parent tree only costs re-reading; it is not an error of this backup.
+        return undefined;
+      }
+    });
+  }
+
+  private isUnchanged(p: TreeNode, node: TreeNode): boolean {
+    return (
+      p.type === 'file' &&
+      (p.size ?? 0) === (node.size ?? 0) &&
+      p.mtime === node.mtime &&
+      p.ctime === node.ctime &&
+      p.inode === node.inode &&
+      Array.isArray(p.content) &&
+      p.content.every((id) => this.repo.index.has('data', id))
+    );
+  }
+}
+
+/**
+ * The parent snapshot's tree of `dir` when it says exactly what `nodes` say
+ * (same names, every field equal) and the repository still has it: then it is
+ * the folder's tree as is, and encoding and hashing it again is skipped.
+ */
+function unchangedParentTree(dir: DirEntry, nodes: TreeNode[], repo: Repository): Id | undefined {
+  const kids = dir.parentTree;
+  const id = dir.parentTreeId;
+  if (!kids || !id || kids.size !== nodes.length) return undefined;
+  for (const n of nodes) {
+    const p = kids.get(n.name);
+    if (!p || !sameNode(n, p)) return undefined;
+  }
+  return repo.index.has('tree', id) ? id : undefined;
+}
 
 type Counts = Pick<SnapshotSummary, 'files_new' | 'files_changed' | 'files_unmodified' | 'dirs_new' | 'dirs_changed' | 'dirs_unmodified'>;
 
@@ -767,7 +607,7 @@ type Counts = Pick<SnapshotSummary, 'files_new' | 'files_changed' | 'files_unmod
 function settleDir(dir: DirEntry, trees: TreeSaver, counts: Counts, unchanged: Set<FileEntry>): void {
   for (let d: DirEntry | undefined = dir; d; d = d.parent) {
     const nodes: TreeNode[] = [];
-    for (const name of [...d.children.keys()].sort(nameOrder)) {
+    for (const name of [...d.children.keys()].sort(compareUtf8)) {
       const e = d.children.get(name)!;
       if (e.kind === 'file') {
         if (e.failed) continue;
@@ -788,7 +628,7 @@ function settleDir(dir: DirEntry, trees: TreeSaver, counts: Counts, unchanged: S
         nodes.push(node);
       }
     }
-    d.subtree = trees.save(nodes);
+    d.subtree = unchangedParentTree(d, nodes, trees.repo) ?? trees.save(nodes);
     if (!d.parent || --d.parent.pending > 0) return;
   }
 }

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
+import path from 'node:path';
 import type {
   AppStatus, ConnectionTest, EvidenceExport, JobsExport, JobStatus, LifeboatApi, LifeboatEvents, RepositoryInfo, RestoreRequest, RestoreSummary, RestoreTestFilter, RestoreTestRequest,
   RetentionPreview, RunFilter,
@@ -416,6 +417,7 @@ export class LifeboatService implements LifeboatApi {
           excludes: job.sources.exclude,
           tags: job.tags,
           full: job.mode === 'full',
+          ...(this.opts.dataDir ? { cacheDir: path.join(this.opts.dataDir, 'cache') } : {}),
           uploadConnections: job.uploadWorkers,
           ...(this.opts.workers ? { workers: this.opts.workers } : {}),
           signal,

@@ -7,6 +7,9 @@
  *   scryptRomix(block: Uint8Array(128*r), N: number, r: number): Promise<void>
  *       one scrypt lane, in place, on the libuv thread pool (the block is held
  *       until the promise settles; do not touch it meanwhile)
+ *   scanDir(path: string): Promise<{ names, links, stats } | { errno }>
+ *       one folder's entries with their lstat metadata (see scan.h), read on
+ *       the libuv thread pool; POSIX only (absent on Windows)
  *
  * Arguments may be any Uint8Array (Buffers included), also views into larger
  * ArrayBuffers: napi_get_typedarray_info already accounts for byteOffset.
@@ -22,6 +25,7 @@
 
 #include "poly1305.h"
 #include "scrypt.h"
+#include "scan.h"
 
 #define LB_CALL(env, call)                                                       \
   do {                                                                           \
@@ -203,9 +207,114 @@ static napi_value lb_js_scrypt_romix(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+#ifndef _WIN32
+/* One folder scan in flight. */
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  char *path;
+  lb_dir_scan scan;
+} lb_scan_job;
+
+static void lb_scan_execute(napi_env env, void *data) {
+  lb_scan_job *job = (lb_scan_job *)data;
+  (void)env;
+  lb_scan_dir(job->path, &job->scan);
+}
+
+/* Builds { names, links, stats } (or { errno }); NULL with an exception pending on failure. */
+static napi_value lb_scan_result(napi_env env, lb_dir_scan *scan) {
+  napi_value result, names, links, stats, buffer, value;
+  void *bytes = NULL;
+  size_t i, count = scan->count;
+  if (napi_create_object(env, &result) != napi_ok) return NULL;
+  if (scan->error != 0) {
+    if (napi_create_int32(env, scan->error, &value) != napi_ok || napi_set_named_property(env, result, "errno", value) != napi_ok) return NULL;
+    return result;
+  }
+  if (napi_create_array_with_length(env, count, &names) != napi_ok || napi_create_array_with_length(env, count, &links) != napi_ok ||
+      napi_create_arraybuffer(env, count * LB_SCAN_FIELDS * sizeof(int64_t), &bytes, &buffer) != napi_ok ||
+      napi_create_typedarray(env, napi_bigint64_array, count * LB_SCAN_FIELDS, buffer, 0, &stats) != napi_ok) {
+    return NULL;
+  }
+  if (count > 0) memcpy(bytes, scan->stats, count * LB_SCAN_FIELDS * sizeof(int64_t));
+  for (i = 0; i < count; i++) {
+    if (napi_create_string_utf8(env, scan->names[i], NAPI_AUTO_LENGTH, &value) != napi_ok || napi_set_element(env, names, (uint32_t)i, value) != napi_ok) return NULL;
+    if (scan->links[i]) {
+      if (napi_create_string_utf8(env, scan->links[i], NAPI_AUTO_LENGTH, &value) != napi_ok || napi_set_element(env, links, (uint32_t)i, value) != napi_ok) return NULL;
+    }
+  }
+  if (napi_set_named_property(env, result, "names", names) != napi_ok || napi_set_named_property(env, result, "links", links) != napi_ok ||
+      napi_set_named_property(env, result, "stats", stats) != napi_ok) {
+    return NULL;
+  }
+  return result;
+}
+
+static void lb_scan_complete(napi_env env, napi_status status, void *data) {
+  lb_scan_job *job = (lb_scan_job *)data;
+  napi_value result = NULL, msg;
+  if (status == napi_ok) result = lb_scan_result(env, &job->scan);
+  if (result) {
+    napi_resolve_deferred(env, job->deferred, result);
+  } else {
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_get_and_clear_last_exception(env, &result);
+    } else {
+      napi_create_string_utf8(env, status == napi_ok ? "scanDir: cannot build the result" : "scanDir: cancelled", NAPI_AUTO_LENGTH, &msg);
+      napi_create_error(env, NULL, msg, &result);
+    }
+    napi_reject_deferred(env, job->deferred, result);
+  }
+  lb_scan_free(&job->scan);
+  napi_delete_async_work(env, job->work);
+  free(job->path);
+  free(job);
+}
+
+static napi_value lb_js_scan_dir(napi_env env, napi_callback_info info) {
+  size_t argc = 1, len = 0;
+  napi_value argv[1], promise, name;
+  napi_valuetype type;
+  lb_scan_job *job;
+
+  LB_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_typeof(env, argv[0], &type) != napi_ok || type != napi_string) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "scanDir(path) needs a path string");
+    return NULL;
+  }
+  LB_CALL(env, napi_get_value_string_utf8(env, argv[0], NULL, 0, &len));
+  job = (lb_scan_job *)calloc(1, sizeof *job);
+  if (!job || !(job->path = (char *)malloc(len + 1))) {
+    free(job);
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  if (napi_get_value_string_utf8(env, argv[0], job->path, len + 1, &len) != napi_ok || strlen(job->path) != len) {
+    free(job->path);
+    free(job);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "scanDir: the path must not contain NUL");
+    return NULL;
+  }
+  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
+      napi_create_string_utf8(env, "lifeboat:scanDir", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, NULL, name, lb_scan_execute, lb_scan_complete, job, &job->work) != napi_ok ||
+      napi_queue_async_work(env, job->work) != napi_ok) {
+    free(job->path);
+    free(job);
+    napi_throw_error(env, NULL, "cannot queue the folder scan");
+    return NULL;
+  }
+  return promise;
+}
+#endif
+
 static napi_value lb_init_module(napi_env env, napi_value exports) {
   napi_value impl;
-  napi_property_descriptor props[4];
+  napi_property_descriptor props[5];
+  size_t nprops = 4;
 
   LB_CALL(env, napi_create_string_utf8(env, lb_poly1305_impl(), NAPI_AUTO_LENGTH, &impl));
 
@@ -224,7 +333,14 @@ static napi_value lb_init_module(napi_env env, napi_value exports) {
   props[3].method = lb_js_scrypt_romix;
   props[3].attributes = napi_enumerable;
 
-  LB_CALL(env, napi_define_properties(env, exports, 4, props));
+#ifndef _WIN32
+  props[4].utf8name = "scanDir";
+  props[4].method = lb_js_scan_dir;
+  props[4].attributes = napi_enumerable;
+  nprops = 5;
+#endif
+
+  LB_CALL(env, napi_define_properties(env, exports, nprops, props));
   return exports;
 }
 

@@ -45,12 +45,16 @@ function goEscape(json: string): string {
 }
 
 const NODE_TYPES = new Set<NodeType>(['file', 'dir', 'symlink', 'dev', 'chardev', 'fifo', 'socket', 'irregular']);
+/** The node fields TreeNode models; any other (restic's extended_attributes, linktarget_raw, ...) marks the tree `foreignFields`. */
+const MODELLED_FIELDS = new Set(['name', 'type', 'mode', 'mtime', 'atime', 'ctime', 'uid', 'gid', 'user', 'group', 'inode', 'device_id', 'size', 'links', 'linktarget', 'device', 'content', 'subtree', 'error']);
 
 /** Decodes a tree blob's plaintext. Throws with the offending field on malformed input. */
 export function decodeTree(text: string): Tree {
   const raw = JSON.parse(text) as { nodes?: unknown };
   if (!raw || typeof raw !== 'object' || !Array.isArray(raw.nodes)) throw new Error('tree: missing "nodes" array');
+  let foreignFields = false;
   const nodes = raw.nodes.map((r: Record<string, unknown>, i: number): TreeNode => {
+    if (!foreignFields) for (const k in r) if (!MODELLED_FIELDS.has(k)) foreignFields = true;
     if (typeof r.name !== 'string') throw new Error(`tree: node ${i} has no name`);
     const type = r.type as NodeType;
     if (!NODE_TYPES.has(type)) throw new Error(`tree: node ${JSON.stringify(r.name)} has unknown type ${JSON.stringify(r.type)}`);
@@ -80,7 +84,7 @@ export function decodeTree(text: string): Tree {
     if (typeof r.error === 'string') node.error = r.error;
     return node;
   });
-  return { nodes };
+  return foreignFields ? { nodes, foreignFields: true } : { nodes };
 }
 
 function atobUtf8(b64: string): string {
@@ -88,6 +92,64 @@ function atobUtf8(b64: string): string {
   const bytes = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
   return new TextDecoder().decode(bytes);
+}
+
+/**
+ * Orders names as Go's sort.Strings does on their UTF-8 bytes (restic sorts a
+ * tree's nodes so), without encoding them: UTF-16 code units compare in code
+ * point order except that surrogates (U+D800..U+DFFF, the halves of
+ * characters above U+FFFF) must sort after U+E000..U+FFFF, so the first
+ * differing unit is shifted accordingly (code point order is UTF-8 byte order).
+ */
+export function compareUtf8(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800 && y >= 0xd800) {
+      x = x >= 0xe000 ? x - 0x800 : x + 0x2000;
+      y = y >= 0xe000 ? y - 0x800 : y + 0x2000;
+    }
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+/**
+ * Whether two nodes encode to the same bytes in a tree (`encodeTree`): every
+ * field equal, a zero number or empty string the same as an absent one (Go's
+ * omitempty), content compared blob by blob.
+ */
+export function sameNode(a: TreeNode, b: TreeNode): boolean {
+  if (
+    a.name !== b.name ||
+    a.type !== b.type ||
+    (a.mode || 0) !== (b.mode || 0) ||
+    a.mtime !== b.mtime ||
+    a.atime !== b.atime ||
+    a.ctime !== b.ctime ||
+    a.uid !== b.uid ||
+    a.gid !== b.gid ||
+    (a.user || '') !== (b.user || '') ||
+    (a.group || '') !== (b.group || '') ||
+    (a.inode || 0) !== (b.inode || 0) ||
+    (a.device_id || 0) !== (b.device_id || 0) ||
+    (a.size || 0) !== (b.size || 0) ||
+    (a.links || 0) !== (b.links || 0) ||
+    (a.linktarget || '') !== (b.linktarget || '') ||
+    (a.device || 0) !== (b.device || 0) ||
+    (a.subtree || '') !== (b.subtree || '') ||
+    (a.error || '') !== (b.error || '')
+  ) {
+    return false;
+  }
+  const x = a.content;
+  const y = b.content;
+  if (x === y) return true;
+  if (x === null || y === null || x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
 }
 
 /**

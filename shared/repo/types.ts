@@ -48,6 +48,12 @@ export interface TreeNode {
 
 export interface Tree {
   nodes: TreeNode[];
+  /**
+   * Set by `decodeTree` when a node had fields TreeNode does not model
+   * (restic's extended attributes, for one): encoding the nodes again would
+   * not give this tree back.
+   */
+  foreignFields?: true;
 }
 
 export interface SnapshotSummary {

@@ -36,11 +36,15 @@ export function lifeboat(args: string[], opts: { env?: Record<string, string>; c
     spawnSync(cmd[0]!, cmd.slice(1), {
       encoding: 'utf8',
       cwd: opts.cwd ?? PROJECT_ROOT,
-      env: { ...process.env, LIFEBOAT_PASSWORD: '', LIFEBOAT_PASSWORD_FILE: '', LIFEBOAT_REPOSITORY: '', ...opts.env },
+      // The folder cache of the tests' backups stays out of the user's own cache folder.
+      env: { ...process.env, LIFEBOAT_PASSWORD: '', LIFEBOAT_PASSWORD_FILE: '', LIFEBOAT_REPOSITORY: '', LIFEBOAT_CACHE_DIR: TEST_CACHE_DIR, ...opts.env },
       maxBuffer: 64 * 1024 * 1024,
     }),
   );
 }
+
+/** The CLI's folder cache in tests (entries are per repository ID, so test files never share one). */
+const TEST_CACHE_DIR = path.join(os.tmpdir(), 'lifeboat-test-cache');
 
 /** Runs Debian's restic with a password file. */
 export function restic(args: string[], passwordFile: string, opts: { cwd?: string } = {}): RunResult {

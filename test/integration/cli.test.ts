@@ -105,7 +105,8 @@ describe('lifeboat CLI', () => {
     writeFileSync(path.join(dir, 'src', 'locked-dir', 'inside.txt'), 'x');
     chmodSync(path.join(dir, 'src', 'locked-dir'), 0o000);
     chmodSync(dir, 0o777);
-    const repoEnv = { LIFEBOAT_REPOSITORY: path.join(dir, 'repo'), LIFEBOAT_PASSWORD_FILE: s.passwordFile };
+    // A folder cache the unprivileged user can write: the folders that held an unreadable entry must not be in it.
+    const repoEnv = { LIFEBOAT_REPOSITORY: path.join(dir, 'repo'), LIFEBOAT_PASSWORD_FILE: s.passwordFile, LIFEBOAT_CACHE_DIR: path.join(dir, 'cache') };
     // Root reads everything; run as an unprivileged user so permissions bite, as they do for an admin.
     const asUser = process.getuid?.() === 0 ? 65534 : undefined;
     ok(lifeboat(['init'], { env: repoEnv, ...(asUser !== undefined ? { asUser } : {}) }), 'init');
@@ -119,6 +120,17 @@ describe('lifeboat CLI', () => {
     const listed = ok(lifeboat(['ls', summary.snapshot_id], { env: repoEnv }), 'ls').stdout;
     expect(listed).toContain('readable.txt');
     expect(listed).not.toContain('secret.txt');
+    expect(readdirSync(path.join(dir, 'cache')).length).toBe(1);
+
+    // Readable again: the next run (with the folder cache) tries them again and they are in its snapshot.
+    chmodSync(path.join(dir, 'src', 'secret.txt'), 0o644);
+    chmodSync(path.join(dir, 'src', 'locked-dir'), 0o755);
+    const again = lifeboat(['backup', path.join(dir, 'src'), '--json'], { env: repoEnv, ...(asUser !== undefined ? { asUser } : {}) });
+    expect(again.status, again.stderr).toBe(0);
+    const second = JSON.parse(again.stdout) as { partial: boolean; snapshot_id: string };
+    const relisted = ok(lifeboat(['ls', second.snapshot_id], { env: repoEnv }), 'ls').stdout;
+    expect(relisted).toContain('secret.txt');
+    expect(relisted).toContain('inside.txt');
   });
 });
 
@@ -129,7 +141,8 @@ describe('an interrupted backup', () => {
     const data = path.join(dir, 'data');
     mkdirSync(data, { recursive: true });
     for (let i = 0; i < 12; i++) writeFileSync(path.join(data, `part-${i}.bin`), pseudoRandom(`resume-${i}`, 16 * 1024 * 1024));
-    const repoEnv = { LIFEBOAT_REPOSITORY: path.join(dir, 'repo'), LIFEBOAT_PASSWORD_FILE: s.passwordFile };
+    // A folder cache the unprivileged user can write: the folders that held an unreadable entry must not be in it.
+    const repoEnv = { LIFEBOAT_REPOSITORY: path.join(dir, 'repo'), LIFEBOAT_PASSWORD_FILE: s.passwordFile, LIFEBOAT_CACHE_DIR: path.join(dir, 'cache') };
     ok(lifeboat(['init'], { env: repoEnv }), 'init');
 
     // Start a real backup and kill it as soon as a few packs have reached the repository.

@@ -36,7 +36,25 @@ export interface NativeBinding {
    * addons built before it existed (callers fall back to node:crypto).
    */
   scryptRomix?(block: Uint8Array, N: number, r: number): Promise<void>;
+  /**
+   * One folder's entries ("." and ".." left out) with their lstat metadata and
+   * symlink targets, read on the libuv thread pool (POSIX; absent on Windows
+   * and from older builds). Never rejects for a file-system error: a folder
+   * that cannot be read gives `{ errno }`, an entry that cannot be stat'ed has
+   * its errno in its first field.
+   */
+  scanDir?(path: string): Promise<NativeDirScan>;
 }
+
+/**
+ * A folder as `scanDir` read it. `stats` holds 13 int64 fields per entry, in
+ * `names` order: lstat errno (0: ok), mode, uid, gid, inode, device, links,
+ * size, rdev, atime, mtime, ctime (nanoseconds since the epoch), readlink
+ * errno. `links[i]` is entry i's symlink target, absent for other entries.
+ */
+export type NativeDirScan =
+  | { errno: number; names?: undefined; links?: undefined; stats?: undefined }
+  | { errno?: undefined; names: string[]; links: (string | undefined)[]; stats: BigInt64Array };
 
 const ADDON_RELATIVE_PATH = path.join('native', 'build', 'Release', 'lifeboat_native.node');
 

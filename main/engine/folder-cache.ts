@@ -1,0 +1,161 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Id } from '../../shared/repo/types.js';
+import { open as openSealed, seal, type MasterKey } from '../../workers/crypto/crypto.js';
+import type { DirEntry, SourceScan } from './source-scan.js';
+
+/** What one folder looked like when it was backed up, and the tree that stands for it. */
+export interface CachedFolder {
+  /** `folderSignature` of the folder then: its entries' metadata and, recursively, its subfolders'. */
+  sig: string;
+  /** The folder's tree in the repository. */
+  tree: Id;
+  /** Data blobs of the files directly in the folder (checked against the index before the tree is reused). */
+  blobs: Id[];
+}
+
+/** The folders of the cache, by path. */
+export type FolderCacheState = Map<string, CachedFolder>;
+
+const FORMAT = 1;
+
+/**
+ * The folder cache: for each folder of a backup's sources, the signature of
+ * its metadata and the tree that stood for it, written after each successful
+ * snapshot. The next backup of the same sources whose parent is that snapshot
+ * reuses the tree of a folder whose signature is unchanged (a Merkle
+ * signature, so everything below it is unchanged too) without reading the
+ * parent's trees, once the index confirms the tree and its files' blobs are
+ * still there. Borg keeps a files cache for the same reason; restic reads
+ * every parent tree.
+ *
+ * The file is sealed with the repository's master key (the same
+ * authenticated encryption as the repository's blobs): it names paths and
+ * content hashes, and a tampered or foreign file fails its MAC and is
+ * ignored. Any problem reading it means no cache, never a failed backup;
+ * folders that held an unreadable entry are never cached, so the next run
+ * tries those entries again.
+ */
+export class FolderCache {
+  private constructor(readonly file: string) {}
+
+  /**
+   * The cache file, under `dir`, of the backups into repository `repoId` of
+   * `sources` from `hostname` with these exclude and include rules (a listing
+   * includes excluded entries, so the rules are part of what a signature
+   * stands for), by this user (whose name the trees record).
+   */
+  static for(dir: string, repoId: string, hostname: string, sources: string[], excludes: string[], includes: string[]): FolderCache {
+    const key = createHash('sha256')
+      .update(JSON.stringify({ hostname, sources, excludes, includes, user: os.userInfo().username }))
+      .digest('hex')
+      .slice(0, 32);
+    return new FolderCache(path.join(dir, repoId, `folders-${key}`));
+  }
+
+  /** The cached folders; undefined when there is no cache, or it is unreadable or not sealed with this key. */
+  async load(key: MasterKey): Promise<FolderCacheState | undefined> {
+    try {
+      const sealed = await fsp.readFile(this.file);
+      const doc = JSON.parse(openSealed(key, sealed).toString('utf8')) as { format?: unknown; folders?: unknown };
+      if (doc.format !== FORMAT || !Array.isArray(doc.folders)) return undefined;
+      const folders: FolderCacheState = new Map();
+      for (const f of doc.folders as [string, string, string, string[]][]) folders.set(f[0], { sig: f[1], tree: f[2], blobs: f[3] });
+      return folders;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Replaces the cache atomically (a temporary file renamed over it); failures are the caller's to ignore. */
+  async save(key: MasterKey, state: FolderCacheState): Promise<void> {
+    const folders: [string, string, string, string[]][] = [];
+    for (const [p, f] of state) folders.push([p, f.sig, f.tree, f.blobs]);
+    const sealed = seal(key, Buffer.from(JSON.stringify({ format: FORMAT, folders }), 'utf8'));
+    await fsp.mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
+    const tmp = `${this.file}.tmp-${randomBytes(6).toString('hex')}`;
+    try {
+      await fsp.writeFile(tmp, sealed, { mode: 0o600 });
+      await fsp.rename(tmp, this.file);
+    } catch (e) {
+      await fsp.rm(tmp, { force: true });
+      throw e;
+    }
+  }
+}
+
+/**
+ * The folder signature: a SHA-256 over the folder's listing as read (every
+ * entry's name, lstat fields and symlink target: everything its tree records
+ * but file contents and subtrees) and over each subfolder's own signature, so
+ * equal signatures mean a folder unchanged all the way down. Undefined when
+ * the folder or one below was not listed by a scan. `sigs` must already hold
+ * the subfolders'.
+ */
+export function folderSignature(dir: DirEntry, sigs: Map<DirEntry, string | undefined>): string | undefined {
+  if (!dir.listingDigest) return undefined;
+  const h = createHash('sha256').update(dir.listingDigest);
+  const subdirs: DirEntry[] = [];
+  for (const e of dir.children.values()) if (e.kind === 'dir') subdirs.push(e);
+  subdirs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const d of subdirs) {
+    const sig = sigs.get(d);
+    if (!sig) return undefined;
+    h.update(`\0${d.name}\0${sig}`);
+  }
+  return h.digest('base64');
+}
+
+
+/**
+ * The folder cache after a snapshot: every folder with its signature, tree
+ * and direct files' blobs, except folders that held an entry that could not be
+ * read and the folders above them (their signature would not show it, and
+ * reusing their trees would leave that entry out again without trying it).
+ */
+export function cacheableFolders(scan: Pick<SourceScan, 'errors' | 'files' | 'dirs'>, sigs: Map<DirEntry, string | undefined>, reused: Map<DirEntry, CachedFolder>): Map<string, CachedFolder> {
+  const tainted = new Set<string>();
+  const failed = [...scan.errors.map((e) => e.path)];
+  for (const f of scan.files) if (f.failed) failed.push(f.path);
+  for (const p of failed) {
+    for (let d = p; !tainted.has(d); d = path.dirname(d)) {
+      tainted.add(d);
+      if (d === path.dirname(d)) break;
+    }
+  }
+  const out = new Map<string, CachedFolder>();
+  for (const d of scan.dirs) {
+    const sig = sigs.get(d);
+    if (!sig || !d.subtree || tainted.has(d.path)) continue;
+    const old = reused.get(d);
+    let blobs: Id[];
+    if (old) {
+      blobs = old.blobs;
+    } else {
+      blobs = [];
+      for (const e of d.children.values()) if (e.kind === 'file' && !e.failed && e.node.content) blobs.push(...e.node.content);
+    }
+    out.set(d.path, { sig, tree: d.subtree, blobs });
+  }
+  return out;
+}
+
+/** Whether two cache states hold the same folders with the same signatures and trees (then there is nothing to write). */
+export function sameFolders(a: FolderCacheState, b: FolderCacheState): boolean {
+  if (a.size !== b.size) return false;
+  for (const [p, f] of a) {
+    const g = b.get(p);
+    if (!g || g.sig !== f.sig || g.tree !== f.tree) return false;
+  }
+  return true;
+}
+
+/** The platform's folder for a user's caches: `$XDG_CACHE_HOME`, `~/.cache`, `~/Library/Caches`, `%LOCALAPPDATA%`; `lifeboat` inside. */
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.LIFEBOAT_CACHE_DIR) return env.LIFEBOAT_CACHE_DIR;
+  if (process.platform === 'win32') return path.join(env.LOCALAPPDATA ?? path.join(os.homedir(), 'AppData', 'Local'), 'lifeboat', 'cache');
+  if (process.platform === 'darwin') return path.join(os.homedir(), 'Library', 'Caches', 'lifeboat');
+  return path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'lifeboat');
+}

@@ -1,0 +1,473 @@
+import { lstatSync, promises as fsp, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
+import { createHash } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import { getSystemErrorMap } from 'node:util';
+import type { ExcludeMatcher } from '../../shared/glob.js';
+import { goModeFromPosix } from '../../shared/repo/gomode.js';
+import type { Id, NodeType, TreeNode } from '../../shared/repo/types.js';
+import { loadNative, type NativeDirScan } from '../../workers/crypto/native.js';
+import { Limiter } from './limiter.js';
+
+/** A file or folder that could not be backed up, and why. */
+export interface BackupError {
+  path: string;
+  message: string;
+}
+
+/** A regular file of the sources. */
+export interface FileEntry {
+  kind: 'file';
+  name: string;
+  path: string;
+  /** Size when scanned. */
+  size: number;
+  node: TreeNode;
+  parentNode?: TreeNode;
+  failed?: boolean;
+  /** The folder holding this file. */
+  dir: DirEntry;
+}
+/** A symlink, device, FIFO or socket: its node is all there is. */
+export interface OtherEntry {
+  kind: 'other';
+  name: string;
+  path: string;
+  node: TreeNode;
+}
+/** A folder of the sources, or one on the way to a source, or the virtual root. */
+export interface DirEntry {
+  kind: 'dir';
+  name: string;
+  path: string;
+  /** The folder's own node (its subtree is set when saved); undefined only for the virtual root. */
+  node?: TreeNode;
+  /** Device of the folder: a child on another device is a mount point. */
+  dev?: number;
+  /** Scanned with synchronous calls (a local file system, where the native scan is absent). */
+  sync?: boolean;
+  children: Map<string, Entry>;
+  parentNode?: TreeNode;
+  /** The parent snapshot's tree of this folder (its nodes by name, and its ID), when it can stand for this one if nothing changed. */
+  parentTree?: Map<string, TreeNode>;
+  parentTreeId?: Id;
+  /** The folder holding this one (undefined for the virtual root). */
+  parent?: DirEntry;
+  /** Children whose final node is not known yet: files being read, folders whose tree is not saved. */
+  pending: number;
+  /** This folder's tree ID, once saved. */
+  subtree?: Id;
+  /**
+   * A digest of the folder's listing as read (every entry's name, lstat
+   * fields and symlink target, excluded entries included), for the folder
+   * cache's signature; absent for folders not listed by a scan.
+   */
+  listingDigest?: Buffer;
+}
+export type Entry = FileEntry | OtherEntry | DirEntry;
+
+/** What a scan needs of an entry's lstat (the native scan and node:fs both give it). */
+interface EntryStat {
+  mode: number;
+  uid: number;
+  gid: number;
+  ino: number;
+  dev: number;
+  nlink: number;
+  size: number;
+  rdev: number;
+  atimeNs: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+}
+
+/** One entry of a folder as read: its stat, or why it could not be read; a symlink's target. */
+interface RawEntry {
+  name: string;
+  stat?: EntryStat;
+  error?: string;
+  linktarget?: string;
+}
+
+const S_IFMT = 0o170000;
+const TYPE_BY_FORMAT = new Map<number, NodeType>([
+  [0o100000, 'file'],
+  [0o040000, 'dir'],
+  [0o120000, 'symlink'],
+  [0o010000, 'fifo'],
+  [0o140000, 'socket'],
+  [0o020000, 'chardev'],
+  [0o060000, 'dev'],
+]);
+
+function fromBigIntStats(st: BigIntStats): EntryStat {
+  return {
+    mode: Number(st.mode),
+    uid: Number(st.uid),
+    gid: Number(st.gid),
+    ino: Number(st.ino),
+    dev: Number(st.dev),
+    nlink: Number(st.nlink),
+    size: Number(st.size),
+    rdev: Number(st.rdev),
+    atimeNs: st.atimeNs,
+    mtimeNs: st.mtimeNs,
+    ctimeNs: st.ctimeNs,
+  };
+}
+
+let systemErrors: Map<number, [string, string]> | undefined;
+/** Node's wording for a failed call ("EACCES: permission denied, scandir '/x'"), from the errno the native scan gives. */
+function errnoMessage(errno: number, syscall: string, file: string): string {
+  systemErrors ??= getSystemErrorMap();
+  // libuv's codes are the negated errno values on POSIX.
+  const [name, text] = systemErrors.get(-errno) ?? [`errno ${errno}`, 'system error'];
+  return `${name}: ${text}, ${syscall} '${file}'`;
+}
+
+const userNames = new Map<number, string>();
+function userName(uid: number): string | undefined {
+  if (!userNames.size) {
+    const me = os.userInfo();
+    userNames.set(me.uid, me.username);
+  }
+  return userNames.get(uid);
+}
+
+function nodeFromStat(name: string, st: EntryStat): TreeNode {
+  const type = TYPE_BY_FORMAT.get(st.mode & S_IFMT) ?? 'irregular';
+  const node: TreeNode = {
+    name,
+    type,
+    mode: goModeFromPosix(st.mode),
+    mtime: st.mtimeNs,
+    atime: st.atimeNs,
+    ctime: st.ctimeNs,
+    uid: st.uid,
+    gid: st.gid,
+    inode: st.ino,
+    device_id: st.dev,
+    links: st.nlink,
+    content: null,
+  };
+  const user = userName(node.uid);
+  if (user) node.user = user;
+  if (type === 'file') {
+    node.size = st.size;
+    node.content = [];
+  }
+  if (type === 'dev' || type === 'chardev') node.device = st.rdev;
+  return node;
+}
+
+/** File systems scanned with synchronous calls where the native scan is absent: local ones, where a call takes microseconds. */
+const LOCAL_FS_TYPES = new Set([
+  'ext2', 'ext3', 'ext4', 'xfs', 'btrfs', 'bcachefs', 'zfs', 'f2fs', 'jfs', 'reiserfs', 'nilfs2', 'tmpfs', 'ramfs',
+  'vfat', 'exfat', 'ntfs', 'ntfs3', 'hfsplus', 'overlay', 'squashfs', 'erofs', 'iso9660', 'udf',
+]);
+
+/**
+ * Mount points and their file-system types (Linux, from /proc/self/mountinfo),
+ * or undefined where that is not available: then every path counts as remote.
+ */
+async function readMounts(): Promise<Map<string, string> | undefined> {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    const text = await fsp.readFile('/proc/self/mountinfo', 'utf8');
+    const mounts = new Map<string, string>();
+    const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+    for (const line of text.split('\n')) {
+      const [left, right] = line.split(' - ');
+      if (!left || !right) continue;
+      const mountPoint = left.split(' ')[4];
+      const type = right.split(' ')[0];
+      if (mountPoint && type) mounts.set(unescape(mountPoint), type);
+    }
+    return mounts;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Yield to the event loop this often during a synchronous scan, so timers and I/O callbacks keep running. */
+const SYNC_SLICE = 1024;
+/** Folders read at once by the native scan (each one a thread-pool task). */
+const NATIVE_SCANS_IN_FLIGHT = 8;
+
+function nativeScanDir(): ((dir: string) => Promise<NativeDirScan>) | undefined {
+  try {
+    return loadNative().scanDir;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The sources of a backup, walked (lstat only) into an in-memory tree before
+ * anything is compared with the repository, so the walk can run while the
+ * repository's key is derived and its index loaded. Folders are read by the
+ * native scan (one thread-pool task per folder: readdir and an lstat of each
+ * entry, several folders at once) where the addon has it; otherwise with
+ * node:fs, synchronously on local file systems (several times cheaper than a
+ * thread-pool round trip per entry) in slices between which the event loop
+ * runs, and asynchronously on network or unknown ones and below any mount
+ * point of one (a hung mount never blocks the process).
+ *
+ * `done` rejects only when a source itself cannot be read (an error naming
+ * `paths`); anything below a source that cannot be read is in `errors`.
+ */
+export class SourceScan {
+  /** The virtual root: the sources hang below it at their absolute paths. */
+  readonly root: DirEntry = { kind: 'dir', name: '', path: '/', children: new Map(), pending: 0 };
+  readonly files: FileEntry[] = [];
+  /** Every folder entry, the virtual root included. */
+  readonly dirs: DirEntry[] = [this.root];
+  readonly errors: BackupError[] = [];
+  /** Settles once every source has been found (rejects naming `paths` when one cannot be read). */
+  readonly sourcesReadable: Promise<void>;
+  /** Settles when the walk is complete. */
+  readonly done: Promise<void>;
+  /** Files and their bytes found so far. */
+  filesFound = 0;
+  bytesFound = 0;
+  /** Called for each file found (progress). */
+  onFile: ((size: number) => void) | undefined;
+  private readonly io = new Limiter(64);
+  private readonly nativeScans = new Limiter(NATIVE_SCANS_IN_FLIGHT);
+  private readonly native = nativeScanDir();
+  private mounts: Map<string, string> | undefined;
+  private sinceYield = 0;
+
+  private constructor(
+    readonly sources: string[],
+    private readonly excludes: ExcludeMatcher,
+    private readonly includes: ExcludeMatcher | undefined,
+  ) {
+    this.sourcesReadable = this.checkSources();
+    this.done = this.sourcesReadable.then(() => this.run());
+    // Observed by whoever awaits them; never an unhandled rejection.
+    this.sourcesReadable.catch(() => {});
+    this.done.catch(() => {});
+  }
+
+  /** Starts walking `sources` (absolute, sorted, distinct). */
+  static start(sources: string[], excludes: ExcludeMatcher, includes: ExcludeMatcher | undefined): SourceScan {
+    return new SourceScan(sources, excludes, includes);
+  }
+
+  private async checkSources(): Promise<void> {
+    for (const s of this.sources) {
+      try {
+        await fsp.lstat(s);
+      } catch (e) {
+        throw new Error(`paths: cannot read ${s}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+    }
+  }
+
+  private async run(): Promise<void> {
+    if (!this.native) this.mounts = await readMounts();
+    for (const src of this.sources) {
+      const parts = src.split(path.sep).filter(Boolean);
+      let dir = this.root;
+      let cur = '/';
+      if (parts.length === 0) {
+        // Backing up "/" itself: the root is the source.
+        this.root.sync = this.isLocal('/');
+        await this.walkDir(this.root);
+        continue;
+      }
+      for (let i = 0; i < parts.length - 1; i++) {
+        const name = parts[i]!;
+        cur = path.join(cur, name);
+        let next = dir.children.get(name);
+        if (!next || next.kind !== 'dir') {
+          const st = fromBigIntStats(await fsp.lstat(cur, { bigint: true }));
+          next = { kind: 'dir', name, path: cur, node: nodeFromStat(name, st), dev: st.dev, children: new Map(), pending: 0 };
+          this.addDir(dir, next);
+        }
+        dir = next;
+      }
+      const name = parts[parts.length - 1]!;
+      dir.sync = this.isLocal(src);
+      let raw: RawEntry;
+      try {
+        const st = fromBigIntStats(await fsp.lstat(src, { bigint: true }));
+        raw = { name, stat: st };
+        if ((st.mode & S_IFMT) === 0o120000) raw.linktarget = await fsp.readlink(src);
+      } catch (e) {
+        raw = { name, error: (e as Error).message };
+      }
+      const d = this.addEntry(dir, raw, src);
+      if (d) await this.walkDir(d);
+    }
+  }
+
+  private addDir(parent: DirEntry, d: DirEntry): void {
+    d.parent = parent;
+    parent.children.set(d.name, d);
+    parent.pending++;
+    this.dirs.push(d);
+  }
+
+  /** Whether `p` (a folder) is on a local file system, judged by the mount it is on. */
+  private isLocal(p: string): boolean {
+    if (!this.mounts) return false;
+    for (let dir = p; ; dir = path.dirname(dir)) {
+      const type = this.mounts.get(dir);
+      if (type !== undefined) return LOCAL_FS_TYPES.has(type);
+      if (dir === path.dirname(dir)) return false;
+    }
+  }
+
+  /** Adds one read entry to `dir`; returns it when it is a folder to walk. */
+  private addEntry(dir: DirEntry, raw: RawEntry, full: string): DirEntry | undefined {
+    if (this.excludes(full)) return undefined;
+    const st = raw.stat;
+    if (!st || raw.error !== undefined) {
+      this.errors.push({ path: full, message: raw.error ?? 'cannot be read' });
+      return undefined;
+    }
+    const node = nodeFromStat(raw.name, st);
+    if (node.type === 'dir') {
+      // Another device (a mount point, a subvolume): its own file system decides how it is scanned.
+      const sync = st.dev === dir.dev ? dir.sync === true : this.isLocal(full);
+      const d: DirEntry = { kind: 'dir', name: raw.name, path: full, node, dev: st.dev, sync, children: new Map(), pending: 0 };
+      this.addDir(dir, d);
+      return d;
+    }
+    if (node.type === 'file') {
+      if (this.includes && !this.includes(full)) return undefined;
+      const f: FileEntry = { kind: 'file', name: raw.name, path: full, size: st.size, node, dir };
+      dir.children.set(raw.name, f);
+      this.files.push(f);
+      this.filesFound++;
+      this.bytesFound += st.size;
+      this.onFile?.(st.size);
+      return undefined;
+    }
+    if (node.type === 'symlink') node.linktarget = raw.linktarget ?? '';
+    dir.children.set(raw.name, { kind: 'other', name: raw.name, path: full, node });
+    return undefined;
+  }
+
+  private async walkDir(dir: DirEntry): Promise<void> {
+    const base = dir.path.endsWith(path.sep) ? dir.path : dir.path + path.sep;
+    let entries: RawEntry[];
+    try {
+      ({ entries, digest: dir.listingDigest } = await this.readDir(dir, base));
+    } catch (e) {
+      this.errors.push({ path: dir.path, message: (e as Error).message });
+      return;
+    }
+    const subdirs: DirEntry[] = [];
+    for (const raw of entries) {
+      const d = this.addEntry(dir, raw, base + raw.name);
+      if (d) subdirs.push(d);
+    }
+    if (dir.sync && !this.native) {
+      for (const d of subdirs) await this.walkDir(d); // depth first, one call at a time
+    } else {
+      await Promise.all(subdirs.map((d) => this.walkDir(d)));
+    }
+  }
+
+  /** A folder's entries with their stats (the native scan, or node:fs), and the listing's digest. */
+  private async readDir(dir: DirEntry, base: string): Promise<{ entries: RawEntry[]; digest: Buffer }> {
+    if (this.native) {
+      const scanDir = this.native;
+      const r = await this.nativeScans.run(() => scanDir(dir.path));
+      if (r.errno !== undefined) throw new Error(errnoMessage(r.errno, 'scandir', dir.path));
+      // The listing's digest straight from the scan's bytes: the names, every entry's fields, the symlink targets.
+      const digest = createHash('sha256')
+        .update(r.names.join('\0'))
+        .update('\0\0')
+        .update(new Uint8Array(r.stats.buffer, r.stats.byteOffset, r.stats.byteLength))
+        .update(r.links.map((l) => l ?? '').join('\0'))
+        .digest();
+      const out: RawEntry[] = new Array<RawEntry>(r.names.length);
+      const s = r.stats;
+      for (let i = 0, o = 0; i < r.names.length; i++, o += SCAN_FIELDS) {
+        const name = r.names[i]!;
+        const errno = Number(s[o]);
+        if (errno !== 0) {
+          out[i] = { name, error: errnoMessage(errno, 'lstat', base + name) };
+          continue;
+        }
+        const stat: EntryStat = {
+          mode: Number(s[o + 1]),
+          uid: Number(s[o + 2]),
+          gid: Number(s[o + 3]),
+          ino: Number(s[o + 4]),
+          dev: Number(s[o + 5]),
+          nlink: Number(s[o + 6]),
+          size: Number(s[o + 7]),
+          rdev: Number(s[o + 8]),
+          atimeNs: s[o + 9]!,
+          mtimeNs: s[o + 10]!,
+          ctimeNs: s[o + 11]!,
+        };
+        const linkErrno = Number(s[o + 12]);
+        out[i] =
+          linkErrno !== 0
+            ? { name, error: errnoMessage(linkErrno, 'readlink', base + name) }
+            : r.links[i] !== undefined
+              ? { name, stat, linktarget: r.links[i]! }
+              : { name, stat };
+      }
+      return { entries: out, digest };
+    }
+    const out = await this.readDirFs(dir, base);
+    const h = createHash('sha256');
+    for (const e of out) {
+      const st = e.stat;
+      h.update(`${e.name}\0${e.error ?? ''}\0${st ? `${st.mode}\0${st.uid}\0${st.gid}\0${st.ino}\0${st.dev}\0${st.nlink}\0${st.size}\0${st.rdev}\0${st.atimeNs}\0${st.mtimeNs}\0${st.ctimeNs}` : ''}\0${e.linktarget ?? ''}\n`);
+    }
+    return { entries: out, digest: h.digest() };
+  }
+
+  private async readDirFs(dir: DirEntry, base: string): Promise<RawEntry[]> {
+    if (dir.sync) {
+      const names = readdirSync(dir.path);
+      const out: RawEntry[] = [];
+      for (const name of names) {
+        const full = base + name;
+        // The mount point of a network file system is never touched synchronously (its server may hang).
+        const mountType = this.mounts?.get(full);
+        try {
+          const st = fromBigIntStats(
+            mountType === undefined || LOCAL_FS_TYPES.has(mountType) ? lstatSync(full, { bigint: true }) : await this.io.run(() => fsp.lstat(full, { bigint: true })),
+          );
+          const raw: RawEntry = { name, stat: st };
+          if ((st.mode & S_IFMT) === 0o120000) raw.linktarget = readlinkSync(full);
+          out.push(raw);
+        } catch (e) {
+          out.push({ name, error: (e as Error).message });
+        }
+        if (++this.sinceYield >= SYNC_SLICE) {
+          this.sinceYield = 0;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
+      }
+      return out;
+    }
+    const names = await this.io.run(() => fsp.readdir(dir.path));
+    // All entries at once; the limiter bounds the file-system calls in flight.
+    return Promise.all(
+      names.map(async (name): Promise<RawEntry> => {
+        const full = base + name;
+        try {
+          const st = fromBigIntStats(await this.io.run(() => fsp.lstat(full, { bigint: true })));
+          const raw: RawEntry = { name, stat: st };
+          if ((st.mode & S_IFMT) === 0o120000) raw.linktarget = await this.io.run(() => fsp.readlink(full));
+          return raw;
+        } catch (e) {
+          return { name, error: (e as Error).message };
+        }
+      }),
+    );
+  }
+}
+
+/** int64 fields per entry in the native scan's `stats` (native/src/scan.h). */
+const SCAN_FIELDS = 13;

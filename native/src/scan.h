@@ -1,0 +1,46 @@
+/*
+ * One folder's entries with their lstat metadata, read in one go (POSIX):
+ * readdir, then fstatat(AT_SYMLINK_NOFOLLOW) and, for symlinks, readlinkat on
+ * each entry relative to the open folder. A backup's scan costs one call per
+ * folder instead of one per entry, and runs off the JavaScript thread.
+ */
+#ifndef LB_SCAN_H
+#define LB_SCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Per-entry fields, in this order, in lb_dir_scan.stats (int64 each). */
+enum {
+  LB_SCAN_ERRNO = 0,   /* errno of the entry's lstat, 0 when it succeeded */
+  LB_SCAN_MODE,
+  LB_SCAN_UID,
+  LB_SCAN_GID,
+  LB_SCAN_INO,
+  LB_SCAN_DEV,
+  LB_SCAN_NLINK,
+  LB_SCAN_SIZE,
+  LB_SCAN_RDEV,
+  LB_SCAN_ATIME_NS,
+  LB_SCAN_MTIME_NS,
+  LB_SCAN_CTIME_NS,
+  LB_SCAN_LINK_ERRNO,  /* errno of a symlink's readlink, 0 when it succeeded */
+  LB_SCAN_FIELDS
+};
+
+typedef struct {
+  int error;          /* errno of opening or reading the folder; 0 on success */
+  size_t count;       /* entries ("." and ".." left out) */
+  char **names;       /* count NUL-terminated names, as the file system gives them */
+  char **links;       /* count symlink targets (NULL for other entries) */
+  int64_t *stats;     /* count * LB_SCAN_FIELDS */
+} lb_dir_scan;
+
+/* Scans `path` into `out` (zeroed first). Never fails partially: a failed
+ * entry has its errno in its stats; a failed folder sets out->error. */
+void lb_scan_dir(const char *path, lb_dir_scan *out);
+
+/* Frees what lb_scan_dir allocated. */
+void lb_scan_free(lb_dir_scan *scan);
+
+#endif

@@ -1,0 +1,81 @@
+/** The native folder scan (native/src/scan.c) against node:fs on real files: same entries, same lstat fields, same symlink targets. */
+import { lstatSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSourceScan } from '../../main/engine/backup.js';
+import { loadNative } from '../../workers/crypto/native.js';
+import { makeSourceTree } from '../fixtures/source-tree.js';
+import { scratch } from '../helpers/tools.js';
+
+let s: ReturnType<typeof scratch>;
+let root: string;
+
+beforeAll(() => {
+  s = scratch();
+  root = path.join(s.dir, 'src');
+  makeSourceTree(root);
+  symlinkSync('/nonexistent/target with spaces', path.join(root, 'dangling'));
+  mkdirSync(path.join(root, 'many'));
+  for (let i = 0; i < 300; i++) writeFileSync(path.join(root, 'many', `f${i}`), String(i));
+});
+afterAll(() => s?.dispose());
+
+describe('scanDir', () => {
+  const scanDir = () => {
+    const fn = loadNative().scanDir;
+    if (!fn) throw new Error('the native addon has no scanDir: rebuild it with `npm run build:native`');
+    return fn;
+  };
+
+  it('lists every entry with the lstat fields and symlink targets node:fs gives', async () => {
+    for (const dir of [root, path.join(root, 'many'), path.join(root, 'docs')]) {
+      const r = await scanDir()(dir);
+      expect(r.errno).toBeUndefined();
+      expect([...r.names!].sort()).toEqual(readdirSync(dir).sort());
+      r.names!.forEach((name, i) => {
+        const st = lstatSync(path.join(dir, name), { bigint: true });
+        const f = r.stats!.subarray(i * 13, i * 13 + 13);
+        expect(f[0], name).toBe(0n);
+        expect([f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8]], name).toEqual([st.mode, st.uid, st.gid, st.ino, st.dev, st.nlink, st.size, st.rdev]);
+        // Reading a symlink's target (after its lstat) may move its atime.
+        expect([st.isSymbolicLink() ? st.atimeNs : f[9], f[10], f[11]], name).toEqual([st.atimeNs, st.mtimeNs, st.ctimeNs]);
+        expect(r.links![i], name).toBe(st.isSymbolicLink() ? readlinkSync(path.join(dir, name)) : undefined);
+      });
+    }
+  });
+
+  it('gives the errno of a folder it cannot read, and refuses a symlink to a folder', async () => {
+    expect(await scanDir()(path.join(root, 'no such folder'))).toEqual({ errno: os.constants.errno.ENOENT });
+    symlinkSync(path.join(root, 'docs'), path.join(s.dir, 'link-to-docs'));
+    // O_NOFOLLOW | O_DIRECTORY: ENOTDIR on Linux, ELOOP elsewhere; never the folder it points to.
+    expect([os.constants.errno.ENOTDIR, os.constants.errno.ELOOP]).toContain((await scanDir()(path.join(s.dir, 'link-to-docs'))).errno);
+  });
+});
+
+describe('SourceScan', () => {
+  it('finds every file, folder and symlink under the sources, with nodes from their lstat', async () => {
+    const scan = startSourceScan({ paths: [root] });
+    await scan.done;
+    expect(scan.errors).toEqual([]);
+    const walked: string[] = [];
+    const walk = (d: string) => {
+      for (const name of readdirSync(d)) {
+        const p = path.join(d, name);
+        const st = lstatSync(p);
+        if (st.isFile()) walked.push(p);
+        if (st.isDirectory()) walk(p);
+      }
+    };
+    walk(root);
+    expect(scan.files.map((f) => f.path).sort()).toEqual(walked.sort());
+    const big = scan.files.find((f) => f.path.endsWith('random.bin'))!;
+    const st = lstatSync(big.path, { bigint: true });
+    expect(big.node.mtime).toBe(st.mtimeNs);
+    expect(big.node.size).toBe(Number(st.size));
+    const rootDir = scan.dirs.find((d) => d.path === root)!;
+    const dangling = rootDir.children.get('dangling')!;
+    expect(dangling.node!.linktarget).toBe('/nonexistent/target with spaces');
+    expect(rootDir.listingDigest?.length).toBe(32);
+  });
+});
