@@ -379,16 +379,17 @@ export class SourceScan {
       const r = await this.nativeScans.run(() => scanDir(dir.path));
       if (r.errno !== undefined) throw new Error(errnoMessage(r.errno, 'scandir', dir.path));
       // The listing's digest straight from the scan's bytes: the names, every entry's fields, the symlink targets.
+      const names = r.names === '' ? [] : r.names.split('\0');
       const digest = createHash('sha256')
-        .update(r.names.join('\0'))
+        .update(r.names)
         .update('\0\0')
         .update(new Uint8Array(r.stats.buffer, r.stats.byteOffset, r.stats.byteLength))
         .update(r.links.map((l) => l ?? '').join('\0'))
         .digest();
-      const out: RawEntry[] = new Array<RawEntry>(r.names.length);
+      const out: RawEntry[] = new Array<RawEntry>(names.length);
       const s = r.stats;
-      for (let i = 0, o = 0; i < r.names.length; i++, o += SCAN_FIELDS) {
-        const name = r.names[i]!;
+      for (let i = 0, o = 0; i < names.length; i++, o += SCAN_FIELDS) {
+        const name = names[i]!;
         const errno = Number(s[o]);
         if (errno !== 0) {
           out[i] = { name, error: errnoMessage(errno, 'lstat', base + name) };

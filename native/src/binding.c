@@ -7,7 +7,7 @@
  *   scryptRomix(block: Uint8Array(128*r), N: number, r: number): Promise<void>
  *       one scrypt lane, in place, on the libuv thread pool (the block is held
  *       until the promise settles; do not touch it meanwhile)
- *   scanDir(path: string): Promise<{ names, links, stats } | { errno }>
+ *   scanDir(path: string): Promise<{ names, links, stats } | { errno }>  (names: one string, NUL-separated)
  *       one folder's entries with their lstat metadata (see scan.h), read on
  *       the libuv thread pool; POSIX only (absent on Windows)
  *
@@ -222,24 +222,43 @@ static void lb_scan_execute(napi_env env, void *data) {
   lb_scan_dir(job->path, &job->scan);
 }
 
-/* Builds { names, links, stats } (or { errno }); NULL with an exception pending on failure. */
+/* Builds { names, links, stats } (or { errno }); NULL with an exception pending on failure.
+ * `names` is one string, the names joined by NUL (no name holds one): one
+ * string for the folder costs far less than a string per entry. */
 static napi_value lb_scan_result(napi_env env, lb_dir_scan *scan) {
   napi_value result, names, links, stats, buffer, value;
   void *bytes = NULL;
-  size_t i, count = scan->count;
+  size_t i, count = scan->count, total = 0, at = 0;
+  char *joined;
   if (napi_create_object(env, &result) != napi_ok) return NULL;
   if (scan->error != 0) {
     if (napi_create_int32(env, scan->error, &value) != napi_ok || napi_set_named_property(env, result, "errno", value) != napi_ok) return NULL;
     return result;
   }
-  if (napi_create_array_with_length(env, count, &names) != napi_ok || napi_create_array_with_length(env, count, &links) != napi_ok ||
+  for (i = 0; i < count; i++) total += strlen(scan->names[i]) + 1;
+  joined = (char *)malloc(total + 1);
+  if (!joined) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  for (i = 0; i < count; i++) {
+    size_t n = strlen(scan->names[i]);
+    if (i > 0) joined[at++] = '\0';
+    memcpy(joined + at, scan->names[i], n);
+    at += n;
+  }
+  if (napi_create_string_utf8(env, joined, at, &names) != napi_ok) {
+    free(joined);
+    return NULL;
+  }
+  free(joined);
+  if (napi_create_array(env, &links) != napi_ok ||
       napi_create_arraybuffer(env, count * LB_SCAN_FIELDS * sizeof(int64_t), &bytes, &buffer) != napi_ok ||
       napi_create_typedarray(env, napi_bigint64_array, count * LB_SCAN_FIELDS, buffer, 0, &stats) != napi_ok) {
     return NULL;
   }
   if (count > 0) memcpy(bytes, scan->stats, count * LB_SCAN_FIELDS * sizeof(int64_t));
   for (i = 0; i < count; i++) {
-    if (napi_create_string_utf8(env, scan->names[i], NAPI_AUTO_LENGTH, &value) != napi_ok || napi_set_element(env, names, (uint32_t)i, value) != napi_ok) return NULL;
     if (scan->links[i]) {
       if (napi_create_string_utf8(env, scan->links[i], NAPI_AUTO_LENGTH, &value) != napi_ok || napi_set_element(env, links, (uint32_t)i, value) != napi_ok) return NULL;
     }

@@ -32,8 +32,9 @@ describe('scanDir', () => {
     for (const dir of [root, path.join(root, 'many'), path.join(root, 'docs')]) {
       const r = await scanDir()(dir);
       expect(r.errno).toBeUndefined();
-      expect([...r.names!].sort()).toEqual(readdirSync(dir).sort());
-      r.names!.forEach((name, i) => {
+      const names = r.names!.split('\0');
+      expect([...names].sort()).toEqual(readdirSync(dir).sort());
+      names.forEach((name, i) => {
         const st = lstatSync(path.join(dir, name), { bigint: true });
         const f = r.stats!.subarray(i * 13, i * 13 + 13);
         expect(f[0], name).toBe(0n);

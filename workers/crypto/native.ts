@@ -47,14 +47,15 @@ export interface NativeBinding {
 }
 
 /**
- * A folder as `scanDir` read it. `stats` holds 13 int64 fields per entry, in
- * `names` order: lstat errno (0: ok), mode, uid, gid, inode, device, links,
+ * A folder as `scanDir` read it: `names` is the entries' names joined by NUL
+ * (empty for an empty folder). `stats` holds 13 int64 fields per entry, in
+ * that order: lstat errno (0: ok), mode, uid, gid, inode, device, links,
  * size, rdev, atime, mtime, ctime (nanoseconds since the epoch), readlink
  * errno. `links[i]` is entry i's symlink target, absent for other entries.
  */
 export type NativeDirScan =
   | { errno: number; names?: undefined; links?: undefined; stats?: undefined }
-  | { errno?: undefined; names: string[]; links: (string | undefined)[]; stats: BigInt64Array };
+  | { errno?: undefined; names: string; links: (string | undefined)[]; stats: BigInt64Array };
 
 const ADDON_RELATIVE_PATH = path.join('native', 'build', 'Release', 'lifeboat_native.node');
 
