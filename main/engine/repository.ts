@@ -84,7 +84,7 @@ export class Repository {
       parsePolynomial(config.chunker_polynomial);
       return new Repository(target, key, config, k.name);
     }
-    throw new WrongPasswordError();
+    throw new WrongPasswordError(`wrong password or no key found for the repository at ${target.location}`);
   }
 
   /** The master key in the form sent to engine workers. */

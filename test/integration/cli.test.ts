@@ -59,6 +59,7 @@ describe('lifeboat CLI', () => {
     const r = lifeboat(['backup', src], { env: { LIFEBOAT_REPOSITORY: env.LIFEBOAT_REPOSITORY!, LIFEBOAT_PASSWORD: 'wrong' } });
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/wrong password/i);
+    expect(r.stderr).toContain(env.LIFEBOAT_REPOSITORY!); // which repository refused it
     expect(readdirSync(env.LIFEBOAT_REPOSITORY!, { recursive: true }).length).toBe(before);
   });
 
