@@ -18,7 +18,7 @@ import { Limiter } from './limiter.js';
 import { RepositoryLock } from './lock.js';
 import { PackUploader, type PendingPack } from './pack-uploader.js';
 import { PROGRAM_VERSION, type Repository } from './repository.js';
-import { cacheableFolders, FolderCache, folderSignature, sameFolders, type CachedFolder, type FolderCacheState } from './folder-cache.js';
+import { cacheableFolders, everyBlob, FolderCache, folderSignature, sameFolders, type CachedFolder, type FolderCacheState } from './folder-cache.js';
 import { SourceScan, type BackupError, type DirEntry, type FileEntry } from './source-scan.js';
 import { EngineWorkerPool, defaultWorkerCount } from './worker-pool.js';
 
@@ -506,7 +506,7 @@ class ParentMatcher {
     while (stack.length > 0) {
       const d = stack.pop()!;
       const c = this.cache!.get(d.path);
-      if (!c || !index.has('tree', c.tree) || !c.blobs.every((b) => index.has('data', b))) return false;
+      if (!c || !index.has('tree', c.tree) || !everyBlob(c, (b) => index.has('data', b))) return false;
       below.push([d, c]);
       for (const e of d.children.values()) if (e.kind === 'dir') stack.push(e);
     }

@@ -6,10 +6,11 @@
  * longer has, all fall back to the parent's trees.
  */
 import { appendFileSync, chmodSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backup, startSourceScan } from '../../main/engine/backup.js';
-import { cacheableFolders, folderSignature } from '../../main/engine/folder-cache.js';
+import { cacheableFolders, FolderCache, folderSignature } from '../../main/engine/folder-cache.js';
 import type { DirEntry } from '../../main/engine/source-scan.js';
 import { check } from '../../main/engine/check.js';
 import { Repository } from '../../main/engine/repository.js';
@@ -162,6 +163,28 @@ describe('the folder cache', () => {
     expect(readFileSync(file).equals(bytes)).toBe(false);
     const after = await run({ cache: true });
     expect(after.treesLoaded).toBeLessThanOrEqual(src.split(path.sep).filter(Boolean).length);
+  });
+
+  it('a folder whose tree or blobs the index no longer has is not reused, nor any folder above it', async () => {
+    await run({ cache: true });
+    const repo = await Repository.open(new LocalTarget(repoDir), PASSWORD);
+    const cache = FolderCache.for(cacheDir, repo.config.id, os.hostname(), [src], [], []);
+    const state = await cache.load(repo.key);
+    expect(state?.size).toBeGreaterThan(5);
+    const docs = path.join(src, 'docs');
+    const deepFolder = path.join(docs, 'a', 'b', 'c');
+    // An unknown blob in one folder, an unknown tree in another.
+    state!.set(deepFolder, { ...state!.get(deepFolder)!, blobs: state!.get(deepFolder)!.blobs + '0'.repeat(64) });
+    state!.set(path.join(src, 'big'), { ...state!.get(path.join(src, 'big'))!, tree: '1'.repeat(64) });
+    await cache.save(repo.key, state!);
+    await repo.close();
+    const r = await run({ cache: true });
+    // src, docs, a, b, c and big come from the parent's trees (plus the folders on the way); the rest from the cache.
+    const onTheWay = src.split(path.sep).filter(Boolean).length;
+    expect(r.treesLoaded).toBeGreaterThanOrEqual(onTheWay + 6);
+    expect(r.treesLoaded).toBeLessThan(onTheWay + 6 + 4);
+    expect(r.res.filesRead).toBe(0);
+    expect((await run({ cache: false })).tree).toBe(r.tree);
   });
 
   it("another repository's cache does not open with this key, and the snapshots pass restic's check", async () => {

@@ -7,7 +7,6 @@ import { RESTORE_TEST_DEFAULTS, scopeText, validateRestoreTestScope, type Restor
 import { ValidationError } from '../../../shared/validation.js';
 import { restoreTest, type SourceLocation } from '../../engine/restore-test.js';
 import { prepareDataDir, resolveDataDir } from '../../service/data-dir.js';
-import { openDatabase } from '../../store/database.js';
 import { parseIntOption, repositoryLocation } from '../options.js';
 import { ProgressBar } from '../progress-bar.js';
 import { openCliRepository, type RepositoryFlags } from '../repository.js';
@@ -134,6 +133,8 @@ export function registerRestoreTestCommand(program: Command): void {
         });
         bar.clear();
         const { database } = prepareDataDir(resolveDataDir(g.dataDir));
+        // The store (and its native SQLite binding) loads only for the commands that need it.
+        const { openDatabase } = await import('../../store/database.js');
         const db = openDatabase(database);
         try {
           record = db.restoreTests.add({ ...outcome, jobId: null, jobName: null, runId: null, trigger: 'cli', repositoryLocation: repositoryLocation(g) });
