@@ -5,7 +5,7 @@
  * a change anywhere below a folder, a tampered cache, or a tree the index no
  * longer has, all fall back to the parent's trees.
  */
-import { appendFileSync, chmodSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +16,7 @@ import { check } from '../../main/engine/check.js';
 import { Repository } from '../../main/engine/repository.js';
 import { LocalTarget } from '../../main/engine/targets/local.js';
 import { makeSourceTree } from '../fixtures/source-tree.js';
-import { requireTool, restic, scratch } from '../helpers/tools.js';
+import { lifeboat, requireTool, restic, scratch } from '../helpers/tools.js';
 
 let s: ReturnType<typeof scratch>;
 let src: string;
@@ -235,5 +235,24 @@ describe('the folder cache', () => {
     expect(withError.has(path.join(src, 'big'))).toBe(false);
     expect(withError.has(src)).toBe(false);
     expect(withError.has(path.join(src, 'docs', 'a', 'b', 'c'))).toBe(true);
+  });
+
+  it('the CLI keeps it in LIFEBOAT_CACHE_DIR or --cache-dir, and --no-cache neither reads nor writes one', () => {
+    const pw = path.join(s.dir, 'cli-pw');
+    writeFileSync(pw, PASSWORD);
+    const env = { LIFEBOAT_REPOSITORY: repoDir, LIFEBOAT_PASSWORD_FILE: pw };
+    const fromEnv = path.join(s.dir, 'cli-cache-env');
+    const fromFlag = path.join(s.dir, 'cli-cache-flag');
+    const backupJson = (args: string[], cache: string) => {
+      const r = lifeboat([...args, 'backup', '--json', src], { env: { ...env, LIFEBOAT_CACHE_DIR: cache } });
+      expect(r.status, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as { files_read: number };
+    };
+    backupJson(['--no-cache'], fromEnv);
+    expect(existsSync(fromEnv)).toBe(false);
+    backupJson([], fromEnv);
+    expect(readdirSync(path.join(fromEnv, readdirSync(fromEnv)[0]!))).toHaveLength(1);
+    backupJson(['--cache-dir', fromFlag], fromEnv);
+    expect(readdirSync(path.join(fromFlag, readdirSync(fromFlag)[0]!))).toHaveLength(1);
   });
 });
