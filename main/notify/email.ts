@@ -8,6 +8,8 @@ interface SmtpError extends Error {
   code?: string;
   responseCode?: number;
   response?: string;
+  /** The SMTP command that failed. */
+  command?: string;
 }
 
 /** Error codes of nodemailer after which a later attempt may succeed. */
@@ -72,7 +74,11 @@ export class EmailChannel implements NotificationChannel {
 function smtpFailure(where: string, e: SmtpError, pass: string | null): DeliveryError {
   let reason: string;
   let transient: boolean;
-  if (e.code === 'EAUTH') {
+  if (e.command === 'STARTTLS' || /STARTTLS/.test(e.message)) {
+    // Chosen STARTTLS is required: a server without it gets nothing in clear.
+    reason = `the server does not support STARTTLS (${e.response ?? e.message}); nothing was sent in clear. Choose TLS, or plain for a local relay`;
+    transient = false;
+  } else if (e.code === 'EAUTH') {
     reason = `the server refused the user name or password (${e.response ?? e.message})`;
     transient = false;
   } else if (e.responseCode !== undefined) {

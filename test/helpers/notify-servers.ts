@@ -74,14 +74,18 @@ export interface SmtpTestServer {
   close(): Promise<void>;
 }
 
-/** An SMTP server requiring AUTH (only over TLS) with `user`/`password`. `implicitTls`: TLS from the first byte; else STARTTLS. */
-export async function startSmtpServer(opts: { key: string; cert: string; user: string; password: string; implicitTls?: boolean }): Promise<SmtpTestServer> {
+/**
+ * An SMTP server requiring AUTH with `user`/`password`: over TLS only (`implicitTls`: TLS from the
+ * first byte; else after STARTTLS), or, with `plain`, a relay without TLS at all (AUTH in clear).
+ */
+export async function startSmtpServer(opts: { key: string; cert: string; user: string; password: string; implicitTls?: boolean; plain?: boolean }): Promise<SmtpTestServer> {
   const mails: ReceivedMail[] = [];
   const state = { refusedLogins: 0 };
   const server = new SMTPServer({
     key: opts.key,
     cert: opts.cert,
     secure: opts.implicitTls ?? false,
+    ...(opts.plain ? { disabledCommands: ['STARTTLS'], allowInsecureAuth: true } : {}),
     authMethods: ['PLAIN', 'LOGIN'],
     logger: false,
     onAuth(auth, _session, cb) {

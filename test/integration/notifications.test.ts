@@ -28,6 +28,7 @@ let vault: EncryptedFileSecretStore;
 let hook: WebhookServer;
 let smtp: SmtpTestServer;
 let smtps: SmtpTestServer;
+let relay: SmtpTestServer;
 let cert: { key: string; cert: string };
 let db: LifeboatDatabase;
 let svc: LifeboatService;
@@ -60,7 +61,7 @@ async function api<T>(p: Promise<T>): Promise<T> {
   }
 }
 
-const email = (port: number, security: 'starttls' | 'tls') => ({ enabled: true, host: '127.0.0.1', port, security, username: 'alerts', from: 'lifeboat@example.org', to: ['admin@example.org', 'backup-team@example.org'] });
+const email = (port: number, security: 'starttls' | 'tls' | 'plain') => ({ enabled: true, host: '127.0.0.1', port, security, username: 'alerts', from: 'lifeboat@example.org', to: ['admin@example.org', 'backup-team@example.org'] });
 
 beforeAll(async () => {
   s = scratch('lifeboat-notify-');
@@ -68,10 +69,11 @@ beforeAll(async () => {
   mkdirSync(src);
   writeFileSync(path.join(src, 'ledger.csv'), 'date,amount\n2026-03-01,42\n');
   cert = makeCertificate();
-  [hook, smtp, smtps] = await Promise.all([
+  [hook, smtp, smtps, relay] = await Promise.all([
     startWebhookServer(),
     startSmtpServer({ ...cert, user: 'alerts', password: smtpPassword }),
     startSmtpServer({ ...cert, user: 'alerts', password: smtpPassword, implicitTls: true }),
+    startSmtpServer({ ...cert, user: 'alerts', password: smtpPassword, plain: true }),
   ]);
   vault = await EncryptedFileSecretStore.open(path.join(s.dir, 'secrets.vault'), 'vault passphrase for the test');
   db = openDatabase(dbFile(), { now: () => clock });
@@ -80,7 +82,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await svc?.stop();
   db?.close();
-  await Promise.all([hook?.close(), smtp?.close(), smtps?.close()]);
+  await Promise.all([hook?.close(), smtp?.close(), smtps?.close(), relay?.close()]);
   s?.dispose();
 });
 
@@ -126,10 +128,19 @@ describe('channels through the service', () => {
     expect((await api(svc.getSettings())).notifications.email.lastDelivery).toMatchObject({ delivered: true, kind: 'test' });
   });
 
-  it('implicit TLS works too (port 465 style)', async () => {
+  it('implicit TLS works too (port 465 style), and plain only when chosen', async () => {
     await api(svc.updateSettings({ notifications: { email: email(smtps.port, 'tls') } }));
     expect(await api(svc.testNotification('email'))).toMatchObject({ delivered: true });
     expect(smtps.mails.at(-1)).toMatchObject({ secure: true, user: 'alerts' });
+    // A relay without TLS: refused under STARTTLS (never silently sent in clear), delivered when plain is chosen.
+    await api(svc.updateSettings({ notifications: { email: email(relay.port, 'starttls') } }));
+    const refused = await api(svc.testNotification('email'));
+    expect(refused.delivered).toBe(false);
+    expect(refused.error).toMatch(new RegExp(`^email \\(SMTP 127\\.0\\.0\\.1:${relay.port}\\): the server does not support STARTTLS`));
+    expect(relay.mails).toHaveLength(0);
+    await api(svc.updateSettings({ notifications: { email: email(relay.port, 'plain') } }));
+    expect(await api(svc.testNotification('email'))).toMatchObject({ delivered: true });
+    expect(relay.mails.at(-1)).toMatchObject({ secure: false, user: 'alerts' });
     await api(svc.updateSettings({ notifications: { email: email(smtp.port, 'starttls') } }));
     // The password stayed stored: settings without `password` leave it alone.
     expect((await api(svc.getSettings())).notifications.email.passwordStored).toBe(true);
