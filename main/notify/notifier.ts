@@ -59,12 +59,12 @@ export class Notifier {
         return { channel: channel.name, at: this.opts.now().toISOString(), delivered: true, attempts, kind: event.kind, error: null };
       } catch (e) {
         const err = e instanceof DeliveryError ? e : new DeliveryError(`${channel.name}: ${(e as Error).message}`, false);
-        const stopped = this.stopping.signal.aborted;
-        if (!err.transient || attempts > policy.retries || stopped) {
-          const why = err.transient && !stopped && attempts > 1 ? ` (gave up after ${attempts} attempts)` : stopped && err.transient ? ' (Lifeboat stopped before a retry)' : '';
-          return { channel: channel.name, at: this.opts.now().toISOString(), delivered: false, attempts, kind: event.kind, error: `${err.message}${why}` };
-        }
+        const failed = (why: string): DeliveryResult => ({ channel: channel.name, at: this.opts.now().toISOString(), delivered: false, attempts, kind: event.kind, error: `${err.message}${why}` });
+        if (!err.transient) return failed('');
+        if (attempts > policy.retries) return failed(attempts > 1 ? ` (gave up after ${attempts} attempts)` : '');
+        if (this.stopping.signal.aborted) return failed(' (Lifeboat stopped before a retry)');
         await this.sleep(retryDelay(attempts, policy, err.retryAfterMs));
+        if (this.stopping.signal.aborted) return failed(' (Lifeboat stopped before a retry)');
       }
     }
   }

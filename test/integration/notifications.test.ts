@@ -9,9 +9,12 @@
  * database file, WAL and shm, API responses, run logs, warnings and errors.
  */
 import { createHmac, randomBytes } from 'node:crypto';
+import http from 'node:http';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Notifier } from '../../main/notify/notifier.js';
+import { WebhookChannel } from '../../main/notify/webhook.js';
 import { EncryptedFileSecretStore } from '../../main/service/secret-stores.js';
 import { DefaultSecretResolver } from '../../main/service/secrets.js';
 import { LifeboatService } from '../../main/service/service.js';
@@ -287,5 +290,51 @@ describe('secrets', () => {
     await expect(vault.get('vault:notifications:webhook-signing')).rejects.toThrow('no secret');
     await svc.testNotification('webhook');
     expect(hook.requests.at(-1)!.headers['x-lifeboat-signature']).toBeUndefined();
+  });
+});
+
+describe('the Notifier on its own', () => {
+  it('gives up after the bounded retries, and a receiver that never answers neither blocks the caller nor hangs', async () => {
+    // A receiver that takes the request and never answers.
+    const silent = http.createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const silentUrl = `http://127.0.0.1:${(silent.address() as { port: number }).port}/`;
+    const results: { delivered: boolean; attempts: number; error: string | null }[] = [];
+    const event = { kind: 'test' as const, at: clock.toISOString(), title: 't', text: 't', severity: 'normal' as const, job: null, run: null, rpo: null };
+    try {
+      const always503 = new Notifier({
+        channels: () => [new WebhookChannel({ enabled: true, url: hook.url, headers: {} }, 'h', async () => null, 2000)],
+        onResult: (r) => results.push(r),
+        now: () => clock,
+        retry: { retries: 2, baseMs: 20, maxMs: 50 },
+      });
+      const before = hook.requests.length;
+      hook.answers.push(503, 503, 503, 503);
+      always503.notify(event);
+      await always503.idle();
+      hook.answers.length = 0;
+      expect(hook.requests.length - before).toBe(3);
+      expect(results[0]).toMatchObject({ delivered: false, attempts: 3 });
+      expect(results[0]!.error).toMatch(/HTTP 503: answer 503 \(gave up after 3 attempts\)$/);
+
+      const hanging = new Notifier({
+        channels: () => [new WebhookChannel({ enabled: true, url: silentUrl, headers: {} }, 'h', async () => null, 300)],
+        onResult: (r) => results.push(r),
+        now: () => clock,
+        retry: { retries: 5, baseMs: 60_000, maxMs: 60_000 },
+      });
+      const t0 = Date.now();
+      hanging.notify(event); // returns at once
+      expect(Date.now() - t0).toBeLessThan(100);
+      // The first attempt times out (transient) and would wait a minute to retry: stop cuts that short.
+      await new Promise((r) => setTimeout(r, 600));
+      await hanging.stop();
+      expect(Date.now() - t0).toBeLessThan(5000);
+      expect(results[1]).toMatchObject({ delivered: false, attempts: 1 });
+      expect(results[1]!.error).toBe(`webhook (${silentUrl}): could not be reached: no answer within 0.3 s (Lifeboat stopped before a retry)`);
+    } finally {
+      silent.closeAllConnections();
+      await new Promise((r) => silent.close(r));
+    }
   });
 });
