@@ -5,7 +5,8 @@
  * openssl) on loopback. Checks the payload and its HMAC, retry after a 503
  * and none after a 400, the email's headers and text, a wrong SMTP password
  * named clearly, the RPO watchdog notifying once per breach (also across a
- * restart), and that the SMTP password and the signing secret appear nowhere:
+ * restart), overdue restore tests on both channels, the Notifier's bounded
+ * retries and timeouts, and that the SMTP password and the signing secret appear nowhere:
  * database file, WAL and shm, API responses, run logs, warnings and errors.
  */
 import { createHmac, randomBytes } from 'node:crypto';
@@ -268,6 +269,27 @@ describe('RPO watchdog', () => {
     expect(rpoPosts()).toHaveLength(2);
     expect(rpoPosts()[1]!.rpo).toEqual({ thresholdHours: 2, lastSuccessAt: '2026-03-10T11:00:00.000Z' });
     expect(rpoMails()).toHaveLength(2);
+  });
+});
+
+describe('overdue restore tests', () => {
+  it('reach the webhook and email too, once a day', async () => {
+    const repoId = (await api(svc.listRepositories()))[0]!.id;
+    clock = new Date('2026-03-11T09:00:00Z');
+    const job = await api(svc.createJob({ name: 'drill', repositoryId: repoId, sources: { paths: [src] }, restoreTest: { cadenceDays: 30, dueSoonDays: 7 } }));
+    await api(svc.runNow(job.id));
+    await svc.idle();
+    await api(svc.startRestoreTest({ jobId: job.id, scope: { kind: 'sample', files: 1 }, seed: 1 }));
+    await svc.idle();
+    const overduePosts = () => hook.requests.map((r) => JSON.parse(r.body) as WebhookPayload).filter((p) => p.kind === 'restore-test-overdue');
+    clock = new Date('2026-04-18T10:00:00Z'); // cadence plus the week's grace: overdue
+    await svc.tick();
+    await svc.tick();
+    await svc.notificationsIdle();
+    expect(overduePosts()).toHaveLength(1);
+    expect(overduePosts()[0]).toMatchObject({ kind: 'restore-test-overdue', title: 'Restore tests overdue', severity: 'critical', job: null, run: null });
+    expect(overduePosts()[0]!.text).toContain('Restore test overdue: drill');
+    expect(smtp.mails.filter((m) => m.text.includes('Subject: [Lifeboat office-nas] Restore tests overdue'))).toHaveLength(1);
   });
 });
 
