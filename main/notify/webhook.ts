@@ -64,11 +64,14 @@ export class WebhookChannel implements NotificationChannel {
   }
 }
 
-/** The URL without user info or query (either may hold a token), for messages. */
+/**
+ * The URL as messages show it: scheme and host only (user info, path and
+ * query may hold a token, as in chat services' webhook URLs).
+ */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}${u.search ? '?…' : ''}`;
+    return `${u.protocol}//${u.host}${u.pathname !== '/' || u.search ? '/…' : '/'}`;
   } catch {
     return 'invalid URL';
   }
