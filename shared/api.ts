@@ -12,7 +12,7 @@ import type { RestoreTestDue, RestoreTestRecord } from './restore-test.js';
 import type { Snapshot } from './repo/types.js';
 import type { StaggerWarning } from './schedule/stagger.js';
 import type { PauseDuration, RunNotification, TrayState } from './app-state.js';
-import type { SettingsView } from './settings.js';
+import type { DeliveryResult, NotificationChannelName, SettingsView } from './settings.js';
 import type { SnapshotDiff, SnapshotEntry } from './snapshot-index.js';
 
 /** A repository known to Lifeboat. The password lives in the secret store; `passwordRef` only points at it. */
@@ -222,6 +222,11 @@ export interface LifeboatApi {
   exportJobs(): Promise<JobsExport>;
   /** Adds the jobs of an export (all or none); repositories must exist by name, job names must be new. */
   importJobs(data: unknown): Promise<Job[]>;
+  /**
+   * Sends a test message now on a notification channel, with its saved settings (enabled or
+   * not; one attempt, no retry), and returns the outcome (also kept as its last delivery).
+   */
+  testNotification(channel: NotificationChannelName): Promise<DeliveryResult>;
 }
 
 /** Events the service emits to every connected UI. */
@@ -250,6 +255,7 @@ export const API_METHODS = [
   'restoreTestStatus', 'startRestoreTest', 'listRestoreTests', 'signOffRestoreTest', 'exportRestoreTestEvidence',
   'getAppStatus', 'pauseSchedules', 'resumeSchedules', 'getSettings', 'updateSettings',
   'listSnapshotTree', 'searchSnapshot', 'diffSnapshots', 'testConnection', 'exportJobs', 'importJobs',
+  'testNotification',
 ] as const satisfies readonly (keyof LifeboatApi)[];
 
 type MissingMethods = Exclude<keyof LifeboatApi, (typeof API_METHODS)[number]>;

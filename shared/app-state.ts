@@ -165,9 +165,9 @@ export function pauseEnd(duration: PauseDuration, now: Date, zone: string): Date
 }
 
 /**
- * A desktop notification: about a finished run (clicking it opens that run), or
- * about something no one run stands for, such as overdue restore tests (both
- * IDs null; clicking it opens the restore-test wizard).
+ * A desktop notification: about a finished run (clicking it opens that run), a
+ * job's RPO breach (`jobId` only; clicking it opens the dashboard), or overdue
+ * restore tests (both IDs null; clicking it opens the restore-test wizard).
  */
 export interface RunNotification {
   runId: number | null;

@@ -243,7 +243,8 @@ async function perform(action: TrayAction): Promise<void> {
 function notify(n: LifeboatEvents['notification']): void {
   if (!Notification.isSupported()) return;
   const note = new Notification({ title: n.title, body: n.body, urgency: n.urgency });
-  note.on('click', () => showWindow(n.runId !== null ? runRoute(n.runId) : '#/restore-test'));
+  // A run opens that run; a job alone (an RPO breach) the dashboard; neither, overdue restore tests.
+  note.on('click', () => showWindow(n.runId !== null ? runRoute(n.runId) : n.jobId !== null ? '#/' : '#/restore-test'));
   note.show();
 }
 

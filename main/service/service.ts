@@ -11,7 +11,11 @@ import {
 import { countRestoreTestsDue, PAUSE_DURATIONS, pauseEnd, runNotification, trayState, type PauseDuration, type QuitReadiness } from '../../shared/app-state.js';
 import { buildSnapshotIndex, diffIndexes, listChildren, searchIndex, type IndexedNode, type SnapshotDiff, type SnapshotEntry, type SnapshotIndex } from '../../shared/snapshot-index.js';
 import { nanosToMillis } from '../../shared/repo/gotime.js';
-import { SETTINGS_DEFAULTS, validateSettingsPatch, type AppSettings, type SettingsView } from '../../shared/settings.js';
+import {
+  NOTIFICATION_CHANNELS, SETTINGS_DEFAULTS, validateSettingsPatch, type AppSettings, type DeliveryResult, type NotificationChannelName, type NotificationSettings, type SecretUpdate,
+  type SettingsView,
+} from '../../shared/settings.js';
+import { rpoBreachEvent, rpoBreached, rpoWatch, runFinishedEvent, type NotificationEvent } from '../../shared/notifications.js';
 import { validatePolicy } from '../../shared/retention.js';
 import { previewRetention, simulateSnapshots } from '../../shared/retention-preview.js';
 import { applyJobPatch, validateJobConfig, type Job, type JobConfig, type RunKind, type RunRecord } from '../../shared/jobs.js';
@@ -44,6 +48,10 @@ import { RepositoryGate } from './repository-gate.js';
 import { RunQueue } from './run-queue.js';
 import { DefaultSecretResolver, validateSecretRef, type SecretResolver } from './secrets.js';
 import type { SecretStore } from './secret-stores.js';
+import type { NotificationChannel } from '../notify/channel.js';
+import { EmailChannel } from '../notify/email.js';
+import { Notifier, type RetryPolicy } from '../notify/notifier.js';
+import { WebhookChannel } from '../notify/webhook.js';
 
 export interface ServiceOptions {
   db: LifeboatDatabase;
@@ -66,12 +74,31 @@ export interface ServiceOptions {
   targetOptions?: (location: string) => OpenTargetOptions;
   /** The data folder, shown in Settings. */
   dataDir?: string;
+  /** Retries of a notification's transient failures (default `DEFAULT_RETRY`: 3, after 5, 20, 80 s). */
+  notificationRetry?: RetryPolicy;
+  /** Timeout of one notification attempt (ms; default 10 s webhook, 15 s email). */
+  notificationTimeoutMs?: number;
+  /** Extra CA certificates (PEM) the email channel trusts, for an SMTP server with a private CA. */
+  smtpCa?: string;
+  /** The machine's name in notifications (default: `os.hostname()`). */
+  hostName?: string;
+  /** Where warnings go that an admin should see (failed notifications); default: stderr. Never given secrets. */
+  warn?: (line: string) => void;
 }
 
 /** Settings keys of the service's own state (beside the editable AppSettings). */
 const PAUSED_UNTIL_KEY = 'schedulesPausedUntil';
 /** When overdue restore tests last raised a notification (ISO). */
 const RESTORE_TEST_ALERT_KEY = 'restoreTestAlertAt';
+/** The secret-store references of the notification secrets (`{ webhookSigning?, smtpPassword? }`). */
+const NOTIFICATION_SECRETS_KEY = 'notificationSecretRefs';
+/** The last delivery result per channel (`{ webhook?, email? }`). */
+const DELIVERIES_KEY = 'notificationDeliveries';
+/** IDs of the jobs whose RPO breach has been notified and that have not recovered since. */
+const RPO_BREACHED_KEY = 'rpoBreachedJobs';
+/** Secret-store accounts of the notification secrets. */
+const SECRET_ACCOUNTS = { webhookSigning: 'notifications:webhook-signing', smtpPassword: 'notifications:smtp-password' } as const;
+type NotificationSecret = keyof typeof SECRET_ACCOUNTS;
 /** Bytes of one data pack, for the time a stop needs to finish the packs in flight. */
 const PACK_BYTES = 16 * 1024 * 1024;
 
@@ -120,6 +147,8 @@ export class LifeboatService implements LifeboatApi {
   private readonly notified = new Set<number>();
   /** Indexes of recently browsed snapshots (snapshots never change), newest last. */
   private readonly snapshotIndexes = new Map<string, Promise<SnapshotIndex>>();
+  /** Webhook and email delivery, in the background (desktop notifications are the `notification` event). */
+  private readonly notifier: Notifier;
 
   constructor(private readonly opts: ServiceOptions) {
     this.db = opts.db;
@@ -133,6 +162,15 @@ export class LifeboatService implements LifeboatApi {
       this.timeZone,
       this.now,
     );
+    this.notifier = new Notifier({
+      channels: () => {
+        const n = this.notificationSettings();
+        return NOTIFICATION_CHANNELS.filter((c) => n[c].enabled).map((c) => this.notificationChannel(c, n));
+      },
+      onResult: (result, event) => this.recordDelivery(result, event),
+      now: this.now,
+      ...(opts.notificationRetry ? { retry: opts.notificationRetry } : {}),
+    });
   }
 
   // ---- events
@@ -163,6 +201,7 @@ export class LifeboatService implements LifeboatApi {
     const now = this.now();
     const pausedUntil = this.pausedUntil(now);
     this.alertOverdueRestoreTests(now);
+    this.watchRpo(now);
     for (const job of this.db.jobs.list()) {
       const plans: [RunKind, ScheduleDecision][] = [['backup', next(now, job, this.history(job, 'backup'), this.timeZone)]];
       // A prune pass on its own schedule; a waiting one queues behind the job's other prune runs.
@@ -219,6 +258,7 @@ export class LifeboatService implements LifeboatApi {
     await this.ticking?.catch(() => {});
     for (const a of this.active.values()) a.controller.abort();
     await Promise.all([...this.active.values()].map((a) => a.done));
+    await this.notifier.stop();
   }
 
   private history(job: Job, kind: RunKind) {
@@ -589,8 +629,11 @@ export class LifeboatService implements LifeboatApi {
     if (r.status !== 'queued' && r.status !== 'running' && !this.notified.has(r.id)) {
       this.notified.add(r.id);
       const job = this.db.jobs.get(r.jobId);
-      const n = job && this.db.settings.get<AppSettings['notifications']>('notifications', SETTINGS_DEFAULTS.notifications).desktop ? runNotification(r, job) : null;
-      if (n) this.emit('notification', n);
+      const n = job ? runNotification(r, job) : null;
+      if (job && n) {
+        if (this.notificationSettings().desktop) this.emit('notification', n);
+        this.notifier.notify(runFinishedEvent(r, job, n.title, n.body, n.urgency, this.now().toISOString()));
+      }
     }
     this.statusChanged();
   }
@@ -612,9 +655,86 @@ export class LifeboatService implements LifeboatApi {
     const alert = restoreTestAlert(now, jobs, last ? new Date(last) : null);
     if (!alert.notify) return;
     this.db.settings.set(RESTORE_TEST_ALERT_KEY, now.toISOString());
-    if (this.db.settings.get<AppSettings['notifications']>('notifications', SETTINGS_DEFAULTS.notifications).desktop) {
+    if (this.notificationSettings().desktop) {
       this.emit('notification', { runId: null, jobId: null, title: 'Restore tests overdue', body: alert.text, urgency: 'critical' });
     }
+    this.notifier.notify({ kind: 'restore-test-overdue', at: now.toISOString(), title: 'Restore tests overdue', text: alert.text, severity: 'critical', job: null, run: null, rpo: null });
+  }
+
+  /**
+   * The RPO watchdog, on every scheduler tick: a job that has just gone from
+   * within its RPO to breached notifies once (`rpoWatch`); the breached set is
+   * kept in the settings table, so a restart does not notify again, and a job
+   * notifies again only after a success has brought it back within its RPO.
+   * Jobs whose notification mode is "never" stay silent.
+   */
+  private watchRpo(now: Date): void {
+    const before = this.db.settings.get<number[]>(RPO_BREACHED_KEY, []);
+    const jobs = this.db.jobs.list();
+    const inputs = jobs.map((j) => ({ id: j.id, name: j.name, rpoHours: j.rpoHours, createdAt: j.createdAt, lastSuccessAt: this.db.runs.lastSuccess(j.id)?.endedAt ?? null }));
+    const { newlyBreached, breached } = rpoWatch(now, inputs, before);
+    if (breached.length !== before.length || breached.some((id) => !before.includes(id))) this.db.settings.set(RPO_BREACHED_KEY, breached);
+    for (const j of newlyBreached) {
+      if (jobs.find((x) => x.id === j.id)?.notify === 'never') continue;
+      const event = rpoBreachEvent(now, j);
+      this.log(`RPO breached: ${event.title}`);
+      if (this.notificationSettings().desktop) this.emit('notification', { runId: null, jobId: j.id, title: event.title, body: event.text, urgency: 'critical' });
+      this.notifier.notify(event);
+    }
+  }
+
+  // ---- notification channels
+
+  /** The stored notification settings, completed with defaults (older stores hold only `desktop`). */
+  private notificationSettings(): NotificationSettings {
+    const d = SETTINGS_DEFAULTS.notifications;
+    const n = this.db.settings.get<Partial<NotificationSettings>>('notifications', d);
+    return { desktop: n.desktop ?? d.desktop, webhook: { ...d.webhook, ...n.webhook }, email: { ...d.email, ...n.email } };
+  }
+
+  private notificationSecretRefs(): Partial<Record<NotificationSecret, string>> {
+    return this.db.settings.get<Partial<Record<NotificationSecret, string>>>(NOTIFICATION_SECRETS_KEY, {});
+  }
+
+  /** The secret itself (from the secret store), or null when none is stored. */
+  private async notificationSecret(which: NotificationSecret): Promise<string | null> {
+    const ref = this.notificationSecretRefs()[which];
+    return ref ? this.secrets.resolve(ref) : null;
+  }
+
+  private notificationChannel(name: NotificationChannelName, n: NotificationSettings): NotificationChannel {
+    const host = this.opts.hostName ?? os.hostname();
+    const timeout = this.opts.notificationTimeoutMs;
+    if (name === 'webhook') return new WebhookChannel(n.webhook, host, () => this.notificationSecret('webhookSigning'), timeout);
+    return new EmailChannel(n.email, host, () => this.notificationSecret('smtpPassword'), { ...(timeout ? { timeoutMs: timeout } : {}), ...(this.opts.smtpCa ? { ca: this.opts.smtpCa } : {}) });
+  }
+
+  /** Keeps each channel's last result (shown in Settings), logs failures, and notes the outcome in the run's log. */
+  private recordDelivery(result: DeliveryResult, event: NotificationEvent): void {
+    try {
+      const all = this.db.settings.get<Partial<Record<NotificationChannelName, DeliveryResult>>>(DELIVERIES_KEY, {});
+      this.db.settings.set(DELIVERIES_KEY, { ...all, [result.channel]: result });
+      if (event.run) this.appendLog(event.run.id, result.delivered ? `notification sent by ${result.channel}` : `notification by ${result.channel} failed: ${result.error}`);
+    } catch (e) {
+      this.log(`could not record a notification result: ${(e as Error).message}`);
+    }
+    if (!result.delivered) (this.opts.warn ?? ((l: string) => process.stderr.write(`lifeboat: ${l}\n`)))(`notification (${event.kind}) not delivered: ${result.error}`);
+  }
+
+  /** Applies a write-only secret change: stored in the secret store (only its reference in the database), or removed. */
+  private async updateNotificationSecret(which: NotificationSecret, update: SecretUpdate, field: string): Promise<void> {
+    const refs = this.notificationSecretRefs();
+    const store = this.opts.secretStore;
+    if ('clear' in update) {
+      const ref = refs[which];
+      if (ref && store && ref.startsWith(`${store.scheme}:`)) await store.delete(ref).catch(() => {});
+      const { [which]: _gone, ...rest } = refs;
+      this.db.settings.set(NOTIFICATION_SECRETS_KEY, rest);
+      return;
+    }
+    if (!store) throw new ValidationError(field, 'no secret store is available (no OS keychain, and no encrypted secrets file opened)');
+    const ref = await store.put(SECRET_ACCOUNTS[which], update.set);
+    this.db.settings.set(NOTIFICATION_SECRETS_KEY, { ...refs, [which]: ref });
   }
 
   private appStatus(): AppStatus {
@@ -776,7 +896,7 @@ export class LifeboatService implements LifeboatApi {
     const lastSuccess = this.db.runs.lastSuccess(job.id) ?? null;
     const lastRun = this.db.runs.list({ jobId: job.id, limit: 1 })[0] ?? null;
     const lastSuccessAt = lastSuccess?.endedAt ?? null;
-    const breached = job.rpoHours !== null && (!lastSuccessAt || this.now().getTime() - Date.parse(lastSuccessAt) > job.rpoHours * 3600_000);
+    const breached = rpoBreached(this.now(), { rpoHours: job.rpoHours, createdAt: job.createdAt, lastSuccessAt });
     return {
       job,
       lastRun,
@@ -1024,14 +1144,40 @@ export class LifeboatService implements LifeboatApi {
     return {
       maxConcurrentRuns: get('maxConcurrentRuns', this.opts.maxConcurrentRuns ?? SETTINGS_DEFAULTS.maxConcurrentRuns),
       bandwidth: get('bandwidth'),
-      notifications: get('notifications'),
+      notifications: this.notificationsView(),
       startAtLogin: get('startAtLogin'),
       dataDir: this.opts.dataDir ?? null,
     };
   }
 
+  private notificationsView(): SettingsView['notifications'] {
+    const n = this.notificationSettings();
+    const refs = this.notificationSecretRefs();
+    const last = this.db.settings.get<Partial<Record<NotificationChannelName, DeliveryResult>>>(DELIVERIES_KEY, {});
+    return {
+      desktop: n.desktop,
+      webhook: { ...n.webhook, signingSecretStored: refs.webhookSigning !== undefined, lastDelivery: last.webhook ?? null },
+      email: { ...n.email, passwordStored: refs.smtpPassword !== undefined, lastDelivery: last.email ?? null },
+    };
+  }
+
   async updateSettings(patch: unknown): Promise<SettingsView> {
-    const p = validateSettingsPatch(patch);
+    const { notifications, ...p } = validateSettingsPatch(patch);
+    if (notifications) {
+      const current = this.notificationSettings();
+      const next: NotificationSettings = { ...current, desktop: notifications.desktop ?? current.desktop };
+      if (notifications.webhook) {
+        const { signingSecret, ...webhook } = notifications.webhook;
+        if (signingSecret) await this.updateNotificationSecret('webhookSigning', signingSecret, 'notifications.webhook.signingSecret');
+        next.webhook = webhook;
+      }
+      if (notifications.email) {
+        const { password, ...email } = notifications.email;
+        if (password) await this.updateNotificationSecret('smtpPassword', password, 'notifications.email.password');
+        next.email = email;
+      }
+      this.db.settings.set('notifications', next);
+    }
     for (const [k, v] of Object.entries(p)) this.db.settings.set(k, v);
     // The bandwidth controller re-reads its setting every second; the cap applies now.
     if (p.maxConcurrentRuns !== undefined) this.queue.setLimit(p.maxConcurrentRuns);
@@ -1159,6 +1305,29 @@ export class LifeboatService implements LifeboatApi {
     const added = configs.map((c) => this.db.jobs.add(c));
     this.schedule(0);
     return added;
+  }
+
+  // ---- API: notifications
+
+  async testNotification(channel: NotificationChannelName): Promise<DeliveryResult> {
+    const name = requireOneOf(channel, 'channel', NOTIFICATION_CHANNELS);
+    const n = this.notificationSettings();
+    if (name === 'webhook' && !n.webhook.url) throw new ValidationError('notifications.webhook.url', 'save a webhook URL first');
+    if (name === 'email' && (!n.email.host || !n.email.from || n.email.to.length === 0)) throw new ValidationError(`notifications.email.${!n.email.host ? 'host' : !n.email.from ? 'from' : 'to'}`, 'save the SMTP server, sender and recipients first');
+    const label = name === 'webhook' ? 'webhook' : 'email';
+    const event: NotificationEvent = {
+      kind: 'test', at: this.now().toISOString(), title: `Test notification from Lifeboat`, text: `This is a test of the ${label} channel, sent from Settings. It works.`,
+      severity: 'normal', job: null, run: null, rpo: null,
+    };
+    // One attempt: the admin is waiting for the answer.
+    const result = await this.notifier.deliver(this.notificationChannel(name, n), event, { retries: 0, baseMs: 0, maxMs: 0 });
+    this.recordDelivery(result, event);
+    return result;
+  }
+
+  /** Resolves when every notification sent so far has been delivered or given up (for tests). */
+  async notificationsIdle(): Promise<void> {
+    await this.notifier.idle();
   }
 }
 

@@ -218,7 +218,11 @@ describe('settings', () => {
     expect(await svc.getSettings()).toEqual({
       maxConcurrentRuns: 2,
       bandwidth: { limitKiBps: null, windows: [] },
-      notifications: { desktop: true },
+      notifications: {
+        desktop: true,
+        webhook: { enabled: false, url: '', headers: {}, signingSecretStored: false, lastDelivery: null },
+        email: { enabled: false, host: '', port: 587, security: 'starttls', username: '', from: '', to: [], passwordStored: false, lastDelivery: null },
+      },
       startAtLogin: false,
       dataDir: s.dir,
     });

@@ -6,6 +6,7 @@ import { href } from '../router.js';
 import { PageHeading } from '../components/PageHeading.js';
 import { useNotice } from '../components/Notice.js';
 import { useLoad } from '../useLoad.js';
+import { NotificationChannels } from './NotificationChannels.js';
 
 /** App-wide settings, repositories, and export/import of job configuration. */
 export function Settings() {
@@ -15,6 +16,7 @@ export function Settings() {
       <PageHeading actions={<a className="button" href={href({ view: 'setup' })}>Set up a new backup</a>}>Settings</PageHeading>
       {settings.error && <p className="error" role="alert">Could not load the settings: {settings.error}</p>}
       {settings.data && <SettingsForm initial={settings.data} onSaved={(s) => settings.set(() => s)} />}
+      {settings.data && <NotificationChannels initial={settings.data.notifications} onSaved={(n) => settings.set((s) => (s ? { ...s, notifications: n } : s))} />}
       <Repositories />
       <ExportImport />
     </section>
