@@ -3,6 +3,7 @@
  * connection is tested with the key being typed: a wrong passphrase is refused naming the field,
  * the right one shows the server's new host-key fingerprint, which must be confirmed before going
  * on; the test pins and stores nothing, adding the repository does. Then to a finished backup.
+ * And the Settings repository form with an S3 target on a real s3rver, keys typed and tested.
  * Screenshots go to test-artifacts/screenshots/.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,11 +17,13 @@ import { LifeboatService } from '../../main/service/service.js';
 import { openDatabase, type LifeboatDatabase } from '../../main/store/database.js';
 import { openWatchedPage, prepareBrowserTests, screenshot } from '../helpers/e2e-browser.js';
 import { RENDERER_DIST as DIST } from '../helpers/renderer-build.js';
+import { startS3Server, type S3Server } from '../helpers/s3-server.js';
 import { sshKeygen, startSshd, type Sshd } from '../helpers/sshd.js';
 import { scratch } from '../helpers/tools.js';
 
 let s: ReturnType<typeof scratch>;
 let sshd: Sshd;
+let s3: S3Server;
 let src: string;
 let db: LifeboatDatabase;
 let svc: LifeboatService;
@@ -36,7 +39,7 @@ const failedCalls: string[] = [];
 beforeAll(async () => {
   prepareBrowserTests();
   s = scratch('lifeboat-e2e-setup-sftp-');
-  sshd = await startSshd();
+  [sshd, s3] = await Promise.all([startSshd(), startS3Server()]);
   const keyFile = sshKeygen(path.join(s.dir, 'id_setup'), 'ed25519', passphrase);
   sshd.authorize(readFileSync(`${keyFile}.pub`, 'utf8'));
   keyText = readFileSync(keyFile, 'utf8');
@@ -65,7 +68,7 @@ afterAll(async () => {
   await host?.close();
   await svc?.stop();
   db?.close();
-  await sshd?.dispose();
+  await Promise.all([sshd?.dispose(), s3?.dispose()]);
   s?.dispose();
 });
 
@@ -128,6 +131,29 @@ describe('first-run setup with an SFTP target', () => {
     const dbBytes = readFileSync(path.join(s.dir, 'lifeboat.db')).toString('latin1') + (existsSync(path.join(s.dir, 'lifeboat.db-wal')) ? readFileSync(path.join(s.dir, 'lifeboat.db-wal')).toString('latin1') : '');
     expect(dbBytes.includes(passphrase)).toBe(false);
     expect(dbBytes.includes(keyText.split('\n')[1]!)).toBe(false);
+  });
+
+  it('the Settings repository form tests an S3 target with the keys typed, then adds it', async () => {
+    await page.getByRole('link', { name: 'Settings', exact: true }).click();
+    await page.getByRole('heading', { name: 'Settings', level: 1 }).waitFor();
+    const location = `s3:${s3.endpoint}/${s3.bucket}/offsite`;
+    await page.getByLabel('Name', { exact: true }).fill('bucket');
+    await page.getByLabel('Location', { exact: true }).fill(location);
+    await page.getByLabel('Access key ID').fill('AKIANOSUCHKEY0000000');
+    await page.getByLabel('Secret access key').fill('not the secret');
+    await testButton().click();
+    await page.getByText('Connection failed: credentials.s3AccessKeyId: ').waitFor();
+    await page.getByLabel('Access key ID').fill(s3.accessKeyId);
+    await page.getByLabel('Secret access key').fill(s3.secretAccessKey);
+    await testButton().click();
+    await page.getByText('Connection OK: reachable; no repository there yet').waitFor();
+    expect((await svc.listRepositories()).map((r) => r.name)).toEqual(['backups']);
+    await page.getByLabel('Password', { exact: true }).fill('a long bucket password');
+    await shot('settings-repository-s3-tested');
+    await page.getByRole('button', { name: 'Add repository' }).click();
+    await page.getByRole('table', { name: 'Repositories' }).getByRole('link', { name: 'bucket' }).waitFor();
+    const added = (await svc.listRepositories()).find((r) => r.name === 'bucket');
+    expect([...added!.credentials].sort()).toEqual(['s3AccessKeyId', 's3SecretAccessKey']);
   });
 
   it('met no script errors', () => {
