@@ -17,7 +17,7 @@ import { DefaultSecretResolver } from '../../main/service/secrets.js';
 import { LifeboatService } from '../../main/service/service.js';
 import { openDatabase, type LifeboatDatabase } from '../../main/store/database.js';
 import { ValidationError } from '../../shared/validation.js';
-import { startS3Server, type S3Server } from '../helpers/s3-server.js';
+import { startS3Server, startSignatureCheckingFront, type S3Server } from '../helpers/s3-server.js';
 import { createPasswordUser, sshKeygen, startSshd, type Sshd } from '../helpers/sshd.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -177,6 +177,27 @@ describe('testConnection with the credentials being entered', () => {
     expect((await refused({ location })).field).toBe('credentials.s3AccessKeyId');
     expect((await refused({ location, credentials: { s3AccessKeyId: s3.accessKeyId } })).field).toBe('credentials.s3SecretAccessKey');
     expect(state()).toEqual(before);
+  });
+
+  it('S3 behind a signature check (s3rver checks only the key ID): the right secret passes, a wrong one fails naming credentials.s3SecretAccessKey', async () => {
+    const front = await startSignatureCheckingFront(s3);
+    try {
+      const location = `s3:${front.endpoint}/${s3.bucket}/signed`;
+      const before = state();
+      expect(await tryIt({ location, credentials: { s3AccessKeyId: s3.accessKeyId, s3SecretAccessKey: s3.secretAccessKey } })).toMatchObject({ ok: true, initialized: false });
+      expect(front.refused).toBe(0);
+      const r = await tryIt({ location, credentials: { s3AccessKeyId: s3.accessKeyId, s3SecretAccessKey: secret(randomBytes(20).toString('base64')) } });
+      expect(r).toMatchObject({ ok: false, field: 'credentials.s3SecretAccessKey' });
+      expect(r.message).toMatch(/SignatureDoesNotMatch/);
+      expect(front.refused).toBeGreaterThan(0);
+      // The same through a reference to a file holding the wrong secret.
+      writeFileSync(path.join(work, 's3-secret.txt'), secret(randomBytes(20).toString('hex')));
+      const viaRef = await tryIt({ location, credentials: { s3AccessKeyId: s3.accessKeyId }, credentialRefs: { s3SecretAccessKey: `file:${path.join(work, 's3-secret.txt')}` } });
+      expect(viaRef).toMatchObject({ ok: false, field: 'credentialRefs.s3SecretAccessKey' });
+      expect(state()).toEqual(before);
+    } finally {
+      await front.close();
+    }
   });
 
   it('S3: a repository with its password opens; a wrong password names the password field', async () => {
