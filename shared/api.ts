@@ -125,12 +125,49 @@ export interface AppStatus {
   unacknowledgedFailures: RunRecord[];
 }
 
-/** Whether a location can be reached, and whether a repository is already there. */
+/**
+ * What `testConnection` tries: a location with the same password and target
+ * credentials `addRepository` takes (secrets as typed, or references to where
+ * each is kept). Nothing of it is stored.
+ */
+export interface ConnectionTestInput {
+  location: string;
+  password?: string;
+  passwordRef?: string;
+  credentials?: RepositoryCredentials;
+  credentialRefs?: RepositoryCredentials;
+}
+
+/** An SFTP server's host key as a connection test met it. */
+export interface ConnectionTestHostKey {
+  /** The pin file's key for the server, "host:port". */
+  hostPort: string;
+  /** What the server presented: type ("ssh-ed25519") and OpenSSH fingerprint ("SHA256:…"). */
+  keyType: string;
+  fingerprint: string;
+  /**
+   * `new`: not pinned yet; it is pinned when the repository is added (confirm the fingerprint first).
+   * `pinned`: matches the pin. `changed`: differs from the pin (`pinned`), and the connection was refused.
+   */
+  status: 'new' | 'pinned' | 'changed';
+  pinned?: { keyType: string; fingerprint: string };
+}
+
+/** Whether a location can be reached with the given credentials, and whether a repository is already there. */
 export interface ConnectionTest {
   ok: boolean;
   /** A repository (config file) exists at the location; with a password: it opened. */
   initialized: boolean;
+  /** What happened; never contains a secret. */
   message: string;
+  /**
+   * When it failed because of something the admin gave: that input field
+   * (`location`, `password`, `credentials.sftpPassword`, `credentialRefs.s3SecretAccessKey`…);
+   * null when the server or the network failed.
+   */
+  field?: string | null;
+  /** SFTP locations: the host key the server presented (absent when no key exchange happened). */
+  hostKey?: ConnectionTestHostKey;
 }
 
 /** Job configuration as exported (no secrets: repositories by name, their passwords stay in the secret store). */
@@ -216,8 +253,12 @@ export interface LifeboatApi {
   searchSnapshot(repositoryId: number, snapshotId: string, query: string, limit?: number): Promise<{ entries: SnapshotEntry[]; truncated: boolean }>;
   /** Files and folders added, removed and changed from snapshot `fromId` to `toId`. */
   diffSnapshots(repositoryId: number, fromId: string, toId: string): Promise<SnapshotDiff>;
-  /** Tries a location (and, given one, a password) without registering anything. */
-  testConnection(input: { location: string; password?: string; passwordRef?: string }): Promise<ConnectionTest>;
+  /**
+   * Tries a location with the password and target credentials the admin is entering, without storing
+   * anything (no repository row, no secret, no host-key pin). Input that is malformed throws a
+   * ValidationError naming the field; a connection that fails resolves with `ok: false` and the field at fault.
+   */
+  testConnection(input: ConnectionTestInput): Promise<ConnectionTest>;
   /** Every job's configuration, repositories by name, no secrets. */
   exportJobs(): Promise<JobsExport>;
   /** Adds the jobs of an export (all or none); repositories must exist by name, job names must be new. */

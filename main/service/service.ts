@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
 import type {
-  AppStatus, ConnectionTest, EvidenceExport, JobsExport, JobStatus, LifeboatApi, LifeboatEvents, RepositoryInfo, RestoreRequest, RestoreSummary, RestoreTestFilter, RestoreTestRequest,
+  AppStatus, ConnectionTest, ConnectionTestInput, EvidenceExport, JobsExport, JobStatus, LifeboatApi, LifeboatEvents, RepositoryInfo, RestoreRequest, RestoreSummary, RestoreTestFilter, RestoreTestRequest,
   RetentionPreview, RunFilter,
 } from '../../shared/api.js';
 import {
@@ -28,9 +28,8 @@ import { validateCredentials, type CredentialField, type RepositoryCredentials }
 import { requireBoolean, requireInt, requireObject, requireOneOf, requireString, ValidationError } from '../../shared/validation.js';
 import { backup } from '../engine/backup.js';
 import { check } from '../engine/check.js';
-import { OperationCancelledError, RepositoryNotFoundError } from '../engine/errors.js';
+import { OperationCancelledError } from '../engine/errors.js';
 import { walkTree } from '../engine/snapshot-walk.js';
-import { isNotFound } from '../engine/targets/target.js';
 import { forget } from '../engine/forget.js';
 import { prune } from '../engine/prune.js';
 import { PROGRAM_VERSION, Repository } from '../engine/repository.js';
@@ -44,6 +43,7 @@ import type { BandwidthSetting } from '../../shared/bandwidth.js';
 import { BandwidthController } from './bandwidth.js';
 import type { LifeboatDatabase } from '../store/database.js';
 import { runShellCommand } from './commands.js';
+import { testConnection } from './connection-test.js';
 import { RepositoryGate } from './repository-gate.js';
 import { RunQueue } from './run-queue.js';
 import { DefaultSecretResolver, validateSecretRef, type SecretResolver } from './secrets.js';
@@ -1244,31 +1244,8 @@ export class LifeboatService implements LifeboatApi {
 
   // ---- API: setup helpers, export and import
 
-  async testConnection(input: { location: string; password?: string; passwordRef?: string }): Promise<ConnectionTest> {
-    const location = requireString(requireObject(input, 'input').location, 'location').trim();
-    let password: string | undefined;
-    if (input.password !== undefined) password = requireString(input.password, 'password');
-    else if (input.passwordRef !== undefined) password = await this.secrets.resolve(validateSecretRef(input.passwordRef));
-    let target: StorageTarget;
-    try {
-      target = new RetryingTarget(openTarget(location, this.opts.targetOptions?.(location) ?? {}), { attempts: 2 });
-    } catch (e) {
-      throw new ValidationError('location', (e as Error).message);
-    }
-    try {
-      if (password !== undefined) {
-        const repo = await Repository.open(target, password);
-        await repo.close();
-        return { ok: true, initialized: true, message: `repository ${repo.config.id.slice(0, 8)} opened with this password` };
-      }
-      await target.stat({ type: 'config', name: '' });
-      return { ok: true, initialized: true, message: 'reachable; a repository is already there (its password is needed next)' };
-    } catch (e) {
-      if (e instanceof RepositoryNotFoundError || isNotFound(e)) return { ok: true, initialized: false, message: 'reachable; no repository there yet: one will be created' };
-      return { ok: false, initialized: false, message: (e as Error).message };
-    } finally {
-      await target.close().catch(() => {});
-    }
+  async testConnection(input: ConnectionTestInput): Promise<ConnectionTest> {
+    return testConnection({ secrets: this.secrets, ...(this.opts.targetOptions ? { targetOptions: this.opts.targetOptions } : {}) }, input);
   }
 
   async exportJobs(): Promise<JobsExport> {

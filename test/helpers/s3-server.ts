@@ -9,8 +9,9 @@
  * objects are written to a temp file first, then renamed into place together
  * with their metadata while reads of metadata and object are held off.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { promises as fsp, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
@@ -193,5 +194,85 @@ export async function startS3Server(opts: { bucket?: string } = {}): Promise<S3S
       await stop().catch(() => {});
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/** A front for an S3Server that checks request signatures (s3rver checks only the key ID). */
+export interface SignatureCheckingFront {
+  /** `http://127.0.0.1:PORT`: the same buckets, behind the check. */
+  readonly endpoint: string;
+  /** Requests answered with SignatureDoesNotMatch so far. */
+  readonly refused: number;
+  close(): Promise<void>;
+}
+
+const rfc3986 = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+const hmac = (key: Buffer | string, data: string) => createHmac('sha256', key).update(data).digest();
+
+/**
+ * The AWS Signature Version 4 a request should carry with `secretAccessKey`,
+ * computed from the request as received (header-signed requests; the payload
+ * hash is taken from x-amz-content-sha256, as S3 does), or null when it is not
+ * a header-signed SigV4 request.
+ */
+export function expectedSigV4(req: http.IncomingMessage, secretAccessKey: string): { given: string; expected: string } | null {
+  const auth = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(req.headers.authorization ?? '');
+  const amzDate = req.headers['x-amz-date'];
+  if (!auth || typeof amzDate !== 'string') return null;
+  const [, , day, region, service, signedHeaders, given] = auth as unknown as string[];
+  const [rawPath, rawQuery = ''] = (req.url ?? '/').split('?', 2) as [string, string?];
+  const query = rawQuery
+    .split('&')
+    .filter(Boolean)
+    .map((kv) => {
+      const [k, v = ''] = kv.split('=', 2) as [string, string?];
+      return [rfc3986(decodeURIComponent(k)), rfc3986(decodeURIComponent(v))] as const;
+    })
+    .sort(([a, av], [b, bv]) => (a === b ? (av < bv ? -1 : 1) : a < b ? -1 : 1))
+    .map(([k, v]) => `${k}=${v}`)
+    .join('&');
+  const names = signedHeaders!.split(';');
+  const headers = names.map((n) => {
+    const v = req.headers[n];
+    return `${n}:${(Array.isArray(v) ? v.join(',') : (v ?? '')).trim().replace(/\s+/g, ' ')}\n`;
+  });
+  const canonical = [req.method, rawPath, query, headers.join(''), signedHeaders, req.headers['x-amz-content-sha256'] ?? 'UNSIGNED-PAYLOAD'].join('\n');
+  const scope = `${day}/${region}/${service}/aws4_request`;
+  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, createHash('sha256').update(canonical).digest('hex')].join('\n');
+  const key = hmac(hmac(hmac(hmac(`AWS4${secretAccessKey}`, day!), region!), service!), 'aws4_request');
+  return { given: given!, expected: hmac(key, toSign).toString('hex') };
+}
+
+/**
+ * Puts a SigV4 check in front of `server`: requests signed with another secret
+ * are answered as S3 does (403, code SignatureDoesNotMatch); the rest go
+ * through unchanged.
+ */
+export async function startSignatureCheckingFront(server: S3Server): Promise<SignatureCheckingFront> {
+  let refused = 0;
+  const front = http.createServer((req, res) => {
+    const sig = expectedSigV4(req, server.secretAccessKey);
+    if (sig && sig.given !== sig.expected) {
+      refused++;
+      req.resume();
+      res.writeHead(403, { 'content-type': 'application/xml' });
+      res.end('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match the signature you provided. Check your key and signing method.</Message></Error>');
+      return;
+    }
+    const upstream = http.request({ host: server.host, port: server.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+  const port = (front.address() as net.AddressInfo).port;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    get refused() {
+      return refused;
+    },
+    close: () => new Promise<void>((resolve) => front.close(() => resolve())),
   };
 }

@@ -5,6 +5,9 @@ import { dateTime } from '../format.js';
 import { href } from '../router.js';
 import { PageHeading } from '../components/PageHeading.js';
 import { useNotice } from '../components/Notice.js';
+import { ConnectionTestResult, credentialsFor, TargetCredentialsFields } from '../components/TargetCredentials.js';
+import type { ConnectionTest } from '../../../shared/api.js';
+import type { RepositoryCredentials } from '../../../shared/credentials.js';
 import { useLoad } from '../useLoad.js';
 import { NotificationChannels } from './NotificationChannels.js';
 
@@ -102,11 +105,23 @@ function Repositories() {
   const [error, setError] = useState<{ field: string | null; text: string } | null>(null);
   const [test, setTest] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // The target's credentials as typed, the last test's result, and whether its new host key was confirmed.
+  const [typed, setTyped] = useState<RepositoryCredentials>({});
+  const [result, setResult] = useState<ConnectionTest | null>(null);
+  const [keyConfirmed, setKeyConfirmed] = useState(false);
+  const credentials = credentialsFor(location, typed);
+  const withCredentials = Object.keys(credentials).length > 0 ? { credentials } : {};
+  const stale = () => {
+    setResult(null);
+    setKeyConfirmed(false);
+  };
   const testIt = async () => {
     setTest('Testing…');
+    stale();
     try {
-      const r = await api.testConnection({ location, ...(password ? { password } : {}) });
-      setTest(`${r.ok ? 'OK' : 'Failed'}: ${r.message}`);
+      const r = await api.testConnection({ location, ...(password ? { password } : {}), ...withCredentials });
+      setTest(null);
+      setResult(r);
       if (r.ok) setCreate(!r.initialized);
     } catch (e) {
       setTest(`Failed: ${errorText(e)}`);
@@ -114,14 +129,17 @@ function Repositories() {
   };
   const add = async (e: FormEvent) => {
     e.preventDefault();
+    if (result?.hostKey?.status === 'new' && !keyConfirmed) return setError({ field: 'location', text: 'location: confirm the server’s host key fingerprint first' });
     setBusy(true);
     setError(null);
     try {
-      const r = await api.addRepository({ name, location, password, create });
+      const r = await api.addRepository({ name, location, password, create, ...withCredentials });
       notify(`Repository ${r.name} added`);
       setName('');
       setLocation('');
       setPassword('');
+      setTyped({});
+      stale();
       setTest(null);
       repos.reload();
     } catch (err) {
@@ -165,12 +183,14 @@ function Repositories() {
         <input id="repo-name" value={name} onChange={(e) => setName(e.target.value)} />
         <label htmlFor="repo-location">Location</label>
         <div>
-          <input id="repo-location" value={location} onChange={(e) => setLocation(e.target.value)} placeholder="/mnt/nas/backups, sftp:user@host:/srv/backups, s3:…" size={50} />{' '}
+          <input id="repo-location" value={location} onChange={(e) => { setLocation(e.target.value); stale(); }} placeholder="/mnt/nas/backups, sftp:user@host:/srv/backups, s3:…" size={50} />{' '}
           <button type="button" onClick={testIt} disabled={!location.trim()}>
             Test connection
           </button>
           {test && <div role="status" className="small">{test}</div>}
+          {result && <ConnectionTestResult idPrefix="repo" test={result} confirmed={keyConfirmed} onConfirm={setKeyConfirmed} />}
         </div>
+        <TargetCredentialsFields idPrefix="repo" location={location} value={typed} invalidField={result?.field ?? error?.field} onChange={(v) => { setTyped(v); stale(); }} />
         <label htmlFor="repo-password">Password</label>
         <input id="repo-password" type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="new-password" />
         <span />

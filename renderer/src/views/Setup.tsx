@@ -1,10 +1,12 @@
 import { useState, type FormEvent, type ReactNode } from 'react';
 import type { ConnectionTest, RepositoryInfo } from '../../../shared/api.js';
+import type { RepositoryCredentials } from '../../../shared/credentials.js';
 import { ApiError, api, errorText } from '../api.js';
 import { navigate } from '../router.js';
 import { PageHeading } from '../components/PageHeading.js';
 import { ScheduleField } from '../components/ScheduleField.js';
 import { useNotice } from '../components/Notice.js';
+import { ConnectionTestResult, credentialsFor, TargetCredentialsFields } from '../components/TargetCredentials.js';
 
 const STEPS = ['Folders', 'Target', 'Password', 'Schedule', 'Retention'] as const;
 
@@ -12,7 +14,7 @@ const STEPS = ['Folders', 'Target', 'Password', 'Schedule', 'Retention'] as cons
 function stepOfField(field: string | null): number {
   if (!field) return 4;
   if (field === 'name' || field.startsWith('sources')) return 0;
-  if (field === 'location') return 1;
+  if (field === 'location' || field.startsWith('credentials') || field.startsWith('credentialRefs')) return 1;
   if (field === 'password') return 2;
   if (field === 'schedule') return 3;
   return 4;
@@ -28,6 +30,8 @@ export function Setup() {
   const [location, setLocation] = useState('');
   const [test, setTest] = useState<ConnectionTest | null>(null);
   const [testing, setTesting] = useState(false);
+  const [typedCredentials, setTypedCredentials] = useState<RepositoryCredentials>({});
+  const [keyConfirmed, setKeyConfirmed] = useState(false);
   const [password, setPassword] = useState('');
   const [confirm, setConfirm] = useState('');
   const [repo, setRepo] = useState<RepositoryInfo | null>(null);
@@ -40,6 +44,13 @@ export function Setup() {
   const [busy, setBusy] = useState(false);
 
   const pathList = paths.split('\n').map((p) => p.trim()).filter(Boolean);
+  const credentials = credentialsFor(location, typedCredentials);
+  const withCredentials = Object.keys(credentials).length > 0 ? { credentials } : {};
+  // Anything that changes what would be connected to makes the last test stale.
+  const targetChanged = () => {
+    setTest(null);
+    setKeyConfirmed(false);
+  };
   const fail = (e: unknown) => {
     const field = e instanceof ApiError ? e.field : null;
     setError({ field, text: errorText(e) });
@@ -50,7 +61,8 @@ export function Setup() {
     setTesting(true);
     setError(null);
     try {
-      setTest(await api.testConnection({ location }));
+      setKeyConfirmed(false);
+      setTest(await api.testConnection({ location, ...withCredentials }));
     } catch (e) {
       fail(e);
       setTest(null);
@@ -63,14 +75,15 @@ export function Setup() {
     e.preventDefault();
     setError(null);
     if (step === 0 && pathList.length === 0) return setError({ field: 'sources.paths', text: 'sources.paths: name at least one folder to back up' });
-    if (step === 1 && !test?.ok) return setError({ field: 'location', text: 'location: test the connection first (it must succeed)' });
+    if (step === 1 && !test?.ok) return setError({ field: test?.field ?? 'location', text: `${test?.field ?? 'location'}: test the connection first (it must succeed)` });
+    if (step === 1 && test?.hostKey?.status === 'new' && !keyConfirmed) return setError({ field: 'location', text: 'location: confirm the server’s host key fingerprint first' });
     if (step === 2) {
       if (password.length < 8) return setError({ field: 'password', text: 'password: use at least 8 characters' });
       if (password !== confirm) return setError({ field: 'password', text: 'password: the two entries differ' });
       if (!repo || repo.location !== location) {
         setBusy(true);
         try {
-          setRepo(await api.addRepository({ name: repoName, location, password, create: !test?.initialized }));
+          setRepo(await api.addRepository({ name: repoName, location, password, create: !test?.initialized, ...withCredentials }));
         } catch (err) {
           setBusy(false);
           return fail(err);
@@ -117,17 +130,16 @@ export function Setup() {
       <input id="setup-repo-name" value={repoName} onChange={(e) => setRepoName(e.target.value)} />
       <label htmlFor="setup-location">Location</label>
       <div>
-        <input id="setup-location" value={location} size={50} onChange={(e) => { setLocation(e.target.value); setTest(null); }} />{' '}
+        <input id="setup-location" value={location} size={50} aria-invalid={test?.field === 'location' || undefined} onChange={(e) => { setLocation(e.target.value); targetChanged(); }} />
+      </div>
+      <TargetCredentialsFields idPrefix="setup" location={location} value={typedCredentials} invalidField={test?.field ?? error?.field} onChange={(v) => { setTypedCredentials(v); targetChanged(); }} />
+      <span />
+      <div>
         <button type="button" onClick={testConnection} disabled={!location.trim() || testing}>
           {testing ? 'Testing…' : 'Test connection'}
         </button>
         {testing && <progress aria-label="Testing the connection" />}
-        {test && (
-          <p role="status" className={test.ok ? 'ok' : 'error'}>
-            {test.ok ? 'Connection OK: ' : 'Connection failed: '}
-            {test.message}
-          </p>
-        )}
+        {test && <ConnectionTestResult idPrefix="setup" test={test} confirmed={keyConfirmed} onConfirm={(v) => { setKeyConfirmed(v); setError(null); }} />}
       </div>
     </>,
     <>
