@@ -186,6 +186,8 @@ export interface LifeboatApi {
    * in the secret store; never returned or logged) or `passwordRef` (where it is already kept).
    * The target's credentials likewise: `credentials` (secrets, put in the secret store) or
    * `credentialRefs` (references), per field; the service opens the target with them.
+   * `hostKeyFingerprint`: for SFTP, the host key the admin confirmed after `testConnection`
+   * (OpenSSH's "SHA256:…"); a server presenting another key is refused and nothing is pinned.
    */
   addRepository(input: {
     name: string;
@@ -195,6 +197,7 @@ export interface LifeboatApi {
     create?: boolean;
     credentials?: RepositoryCredentials;
     credentialRefs?: RepositoryCredentials;
+    hostKeyFingerprint?: string;
   }): Promise<RepositoryInfo>;
   removeRepository(id: number): Promise<void>;
   listJobs(): Promise<JobStatus[]>;

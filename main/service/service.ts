@@ -804,9 +804,16 @@ export class LifeboatService implements LifeboatApi {
     create?: boolean;
     credentials?: RepositoryCredentials;
     credentialRefs?: RepositoryCredentials;
+    hostKeyFingerprint?: string;
   }): Promise<RepositoryInfo> {
     const name = requireString(input?.name, 'name', { max: 200 }).trim();
     const location = requireString(input.location, 'location').trim();
+    let confirmedHostKey: string | undefined;
+    if (input.hostKeyFingerprint !== undefined) {
+      confirmedHostKey = requireString(input.hostKeyFingerprint, 'hostKeyFingerprint');
+      if (!/^SHA256:[A-Za-z0-9+/]{43}$/.test(confirmedHostKey)) throw new ValidationError('hostKeyFingerprint', 'expected an OpenSSH SHA-256 fingerprint, "SHA256:" and 43 base64 characters');
+      if (!/^sftp:/i.test(location)) throw new ValidationError('hostKeyFingerprint', 'only an sftp: location has a host key');
+    }
     if ((input.password === undefined) === (input.passwordRef === undefined)) throw new ValidationError('password', 'give either the password (it goes to the secret store) or a reference to where it is kept');
     const given = validateCredentials(location, input.credentials, input.credentialRefs);
     const credentialRefs: RepositoryCredentials = {};
@@ -839,7 +846,9 @@ export class LifeboatService implements LifeboatApi {
         created.push(ref);
         credentialRefs[field] = ref;
       }
-      const target = new RetryingTarget(openTarget(location, await this.targetOptionsFor(location, credentialRefs)));
+      const options = await this.targetOptionsFor(location, credentialRefs);
+      if (confirmedHostKey !== undefined && options.sftp) options.sftp = { ...options.sftp, confirmedHostKey };
+      const target = new RetryingTarget(openTarget(location, options));
       try {
         repo = input.create ? await Repository.init(target, password) : await Repository.open(target, password);
       } catch (e) {

@@ -143,6 +143,27 @@ describe('testConnection with the credentials being entered', () => {
     rmSync(knownHosts);
   });
 
+  it('SFTP: adding the repository pins only the host key the admin confirmed; any other is refused and nothing is pinned or stored', async () => {
+    rmSync(knownHosts, { force: true });
+    const location = sftpLocation(sshd.user, path.join(work, 'sftp-confirmed'));
+    const test = await tryIt({ location, credentials: { sftpPrivateKey: keyText, sftpKeyPassphrase: passphrase } });
+    expect(test.hostKey).toMatchObject({ status: 'new', fingerprint: sshd.hostFingerprint });
+    const other = 'SHA256:' + createHash('sha256').update('the key the admin saw').digest('base64').replace(/=+$/, '');
+    const add = (hostKeyFingerprint: string) =>
+      svc.addRepository({ name: 'confirmed', location, password: secret('confirmed repository password'), create: true, credentials: { sftpPrivateKey: keyText, sftpKeyPassphrase: passphrase }, hostKeyFingerprint });
+    // The server presents a key other than the one confirmed (as after a swap between test and add).
+    await expect(add(other)).rejects.toThrow(/not the one confirmed: confirmed SHA256:.*refusing to connect/);
+    expect(existsSync(knownHosts)).toBe(false);
+    expect(await svc.listRepositories()).toEqual([]);
+    await expect(add('SHA256:short')).rejects.toMatchObject({ field: 'hostKeyFingerprint' });
+    // The confirmed key: added, and that key pinned.
+    const repo = await add(test.hostKey!.fingerprint);
+    expect(repo.name).toBe('confirmed');
+    expect(JSON.parse(readFileSync(knownHosts, 'utf8')).hosts[`127.0.0.1:${sshd.port}`].fingerprint).toBe(sshd.hostFingerprint);
+    await svc.removeRepository(repo.id);
+    rmSync(knownHosts, { force: true });
+  });
+
   it('SFTP with a password (a test user, as root): right passes, wrong fails naming credentials.sftpPassword', async (ctx) => {
     if (!isRoot) {
       console.log('skipped: creating the SFTP test user with a password needs root (run the tests as root, as CI does)');

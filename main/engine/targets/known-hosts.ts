@@ -50,6 +50,25 @@ export class HostKeyChangedError extends Error {
   }
 }
 
+/**
+ * The admin confirmed one key for a host met for the first time, and the
+ * server presented another: nothing is pinned and the connection is refused.
+ */
+export class HostKeyNotConfirmedError extends Error {
+  readonly transient = false;
+  constructor(
+    readonly hostPort: string,
+    readonly confirmed: string,
+    readonly presented: HostKey,
+  ) {
+    super(
+      `host key for ${hostPort} is not the one confirmed: confirmed ${confirmed}, server presented ` +
+        `${presented.keyType} ${presented.fingerprint}; refusing to connect (this may be an attack); test the connection again`,
+    );
+    this.name = 'HostKeyNotConfirmedError';
+  }
+}
+
 /** The pin file cannot be read or parsed. */
 export class KnownHostsFileError extends Error {
   readonly transient = false;
@@ -163,8 +182,11 @@ export class KnownHosts {
   /**
    * Checks the key `hostPort` presented: pins it when the host is new,
    * accepts it when it matches, throws HostKeyChangedError when it differs.
+   * With `confirmed` (a fingerprint the admin accepted), any other key is
+   * refused with HostKeyNotConfirmedError before anything is pinned.
    */
-  async check(hostPort: string, presented: HostKey, now = new Date()): Promise<HostKeyCheck> {
+  async check(hostPort: string, presented: HostKey, now = new Date(), confirmed?: string): Promise<HostKeyCheck> {
+    if (confirmed !== undefined && presented.fingerprint !== confirmed) throw new HostKeyNotConfirmedError(hostPort, confirmed, presented);
     return serialised(this.file, async () => {
       const data = await this.read();
       const pinned = data.hosts[hostPort];

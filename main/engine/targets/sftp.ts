@@ -6,7 +6,7 @@ import path from 'node:path';
 import type ssh2 from 'ssh2';
 import type { AnyAuthMethod, Client as SshClient, ConnectConfig, FileEntryWithStats, ParsedKey, ServerHostKeyAlgorithm, SFTPWrapper, Stats } from 'ssh2';
 import type { FileType } from '../../../shared/repo/types.js';
-import { describeHostKey, hostPortKey, HostKeyChangedError, KnownHosts, KnownHostsFileError } from './known-hosts.js';
+import { describeHostKey, hostPortKey, HostKeyChangedError, HostKeyNotConfirmedError, KnownHosts, KnownHostsFileError } from './known-hosts.js';
 import { NotFoundError, type FileHandle, type FileInfo, type StorageTarget } from './target.js';
 
 type Ssh2 = typeof ssh2;
@@ -165,6 +165,11 @@ export interface SftpOptions {
    * cores; at most 10 sessions go over one connection (OpenSSH's MaxSessions).
    */
   sshConnections?: number;
+  /**
+   * The host key fingerprint the admin confirmed (e.g. after a connection
+   * test): a server presenting any other key is refused, and nothing pinned.
+   */
+  confirmedHostKey?: string;
   /** Called when a host is met for the first time and its key was pinned. */
   onNewHostKey?: (fingerprint: string, info: { hostPort: string; keyType: string; file: string }) => void;
   /** SSH handshake and authentication timeout, ms (default 20 s). */
@@ -199,7 +204,7 @@ const TRANSIENT_MESSAGES = /no response from server|connection lost|not connecte
  */
 export function isTransientSftpError(e: unknown): boolean {
   if (e instanceof NotFoundError) return false;
-  if (e instanceof SftpError || e instanceof HostKeyChangedError || e instanceof KnownHostsFileError) return e.transient;
+  if (e instanceof SftpError || e instanceof HostKeyChangedError || e instanceof HostKeyNotConfirmedError || e instanceof KnownHostsFileError) return e.transient;
   const err = e as { code?: unknown; level?: unknown; message?: unknown } | null;
   if (!err || typeof err !== 'object') return false;
   if (typeof err.code === 'number') return err.code === FX.NO_CONNECTION || err.code === FX.CONNECTION_LOST;
@@ -318,7 +323,7 @@ export class SftpTarget implements StorageTarget {
   // ---- errors
 
   private error(op: string, e: unknown, s?: Session): Error {
-    if (e instanceof SftpError || e instanceof NotFoundError || e instanceof HostKeyChangedError || e instanceof KnownHostsFileError) return e;
+    if (e instanceof SftpError || e instanceof NotFoundError || e instanceof HostKeyChangedError || e instanceof HostKeyNotConfirmedError || e instanceof KnownHostsFileError) return e;
     const err = e as Error & { code?: unknown; level?: unknown };
     const lost = s && !s.alive;
     let transient = isTransientSftpError(e) || !!lost;
@@ -457,7 +462,7 @@ export class SftpTarget implements StorageTarget {
         authHandler: methods,
         hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
           const presented = describeHostKey(key);
-          this.knownHosts.check(this.hostPort, presented).then(
+          this.knownHosts.check(this.hostPort, presented, new Date(), this.opts.confirmedHostKey).then(
             (r) => {
               if (r.status === 'new') this.opts.onNewHostKey?.(presented.fingerprint, { hostPort: this.hostPort, keyType: presented.keyType, file: this.knownHosts.file });
               verify(true);

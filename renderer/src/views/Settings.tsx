@@ -133,7 +133,9 @@ function Repositories() {
     setBusy(true);
     setError(null);
     try {
-      const r = await api.addRepository({ name, location, password, create, ...withCredentials });
+      // The key the admin confirmed is the only one the server may present when the repository is added.
+      const hostKey = result?.hostKey?.status === 'new' ? { hostKeyFingerprint: result.hostKey.fingerprint } : {};
+      const r = await api.addRepository({ name, location, password, create, ...withCredentials, ...hostKey });
       notify(`Repository ${r.name} added`);
       setName('');
       setLocation('');

@@ -83,7 +83,8 @@ export function Setup() {
       if (!repo || repo.location !== location) {
         setBusy(true);
         try {
-          setRepo(await api.addRepository({ name: repoName, location, password, create: !test?.initialized, ...withCredentials }));
+          const hostKey = test?.hostKey?.status === 'new' ? { hostKeyFingerprint: test.hostKey.fingerprint } : {};
+          setRepo(await api.addRepository({ name: repoName, location, password, create: !test?.initialized, ...withCredentials, ...hostKey }));
         } catch (err) {
           setBusy(false);
           return fail(err);
