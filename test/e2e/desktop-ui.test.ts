@@ -8,24 +8,21 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHeadlessHost, type HeadlessHost } from '../../main/host/headless.js';
-import { EncryptedFileSecretStore } from '../../main/service/secret-stores.js';
-import { LifeboatService } from '../../main/service/service.js';
-import { openDatabase, type LifeboatDatabase } from '../../main/store/database.js';
+import type { HeadlessHost } from '../../main/host/headless.js';
+import type { LifeboatService } from '../../main/service/service.js';
 import { pseudoRandom } from '../fixtures/source-tree.js';
-import { openWatchedPage, prepareBrowserTests, screenshot } from '../helpers/e2e-browser.js';
-import { RENDERER_DIST as DIST } from '../helpers/renderer-build.js';
+import { startE2eApp, type E2eApp } from '../helpers/e2e-app.js';
+import { prepareBrowserTests, screenshot } from '../helpers/e2e-browser.js';
 import { scratch } from '../helpers/tools.js';
 
 
 let s: ReturnType<typeof scratch>;
 let src: string;
-let db: LifeboatDatabase;
+let app: E2eApp;
 let svc: LifeboatService;
 let host: HeadlessHost;
-let browser: Browser;
 let page: Page;
 const problems: string[] = [];
 const failedCalls: string[] = [];
@@ -39,19 +36,12 @@ beforeAll(async () => {
   writeFileSync(path.join(src, 'www', 'index.html'), '<h1>Welcome</h1>\n');
   writeFileSync(path.join(src, 'www', 'img', 'logo.png'), logo);
   writeFileSync(path.join(src, 'notes.txt'), 'old notes\n');
-  db = openDatabase(path.join(s.dir, 'lifeboat.db'));
-  const secretStore = await EncryptedFileSecretStore.open(path.join(s.dir, 'secrets.vault'), 'e2e vault passphrase');
-  svc = new LifeboatService({ db, workers: 1, secretStore, dataDir: s.dir });
-  svc.start();
-  host = await startHeadlessHost(svc, { staticDir: DIST });
-  ({ browser, page } = await openWatchedPage({ problems, failedCalls }));
+  app = await startE2eApp(s.dir, { problems, failedCalls });
+  ({ svc, host, page } = app);
 }, 180_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await host?.close();
-  await svc?.stop();
-  db?.close();
+  await app?.close();
   s?.dispose();
 });
 

@@ -6,25 +6,21 @@
  * keyboard, and a typed secret is never shown again. Screenshots: settings-notifications(-email).png.
  */
 import { createHmac } from 'node:crypto';
-import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHeadlessHost, type HeadlessHost } from '../../main/host/headless.js';
-import { EncryptedFileSecretStore } from '../../main/service/secret-stores.js';
-import { LifeboatService } from '../../main/service/service.js';
-import { openDatabase, type LifeboatDatabase } from '../../main/store/database.js';
-import { openWatchedPage, prepareBrowserTests, screenshot } from '../helpers/e2e-browser.js';
+import type { HeadlessHost } from '../../main/host/headless.js';
+import type { LifeboatService } from '../../main/service/service.js';
+import { startE2eApp, type E2eApp } from '../helpers/e2e-app.js';
+import { prepareBrowserTests, screenshot } from '../helpers/e2e-browser.js';
 import { makeCertificate, startSmtpServer, startWebhookServer, type SmtpTestServer, type WebhookServer } from '../helpers/notify-servers.js';
-import { RENDERER_DIST as DIST } from '../helpers/renderer-build.js';
 import { requireTool, scratch } from '../helpers/tools.js';
 
 requireTool('openssl');
 
 let s: ReturnType<typeof scratch>;
-let db: LifeboatDatabase;
+let app: E2eApp;
 let svc: LifeboatService;
 let host: HeadlessHost;
-let browser: Browser;
 let page: Page;
 let hook: WebhookServer;
 let smtp: SmtpTestServer;
@@ -38,19 +34,12 @@ beforeAll(async () => {
   s = scratch('lifeboat-e2e-notify-');
   const cert = makeCertificate();
   [hook, smtp] = await Promise.all([startWebhookServer(), startSmtpServer({ ...cert, user: 'alerts', password: SMTP_PASSWORD })]);
-  db = openDatabase(path.join(s.dir, 'lifeboat.db'));
-  const secretStore = await EncryptedFileSecretStore.open(path.join(s.dir, 'secrets.vault'), 'e2e vault passphrase');
-  svc = new LifeboatService({ db, workers: 1, secretStore, dataDir: s.dir, hostName: 'e2e-box', smtpCa: cert.cert, notificationTimeoutMs: 10_000, warn: () => {} });
-  svc.start();
-  host = await startHeadlessHost(svc, { staticDir: DIST });
-  ({ browser, page } = await openWatchedPage({ problems, failedCalls }));
+  app = await startE2eApp(s.dir, { problems, failedCalls }, { hostName: 'e2e-box', smtpCa: cert.cert, notificationTimeoutMs: 10_000, warn: () => {} });
+  ({ svc, host, page } = app);
 }, 180_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await host?.close();
-  await svc?.stop();
-  db?.close();
+  await app?.close();
   await Promise.all([hook?.close(), smtp?.close()]);
   s?.dispose();
 });

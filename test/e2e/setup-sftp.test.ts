@@ -8,15 +8,12 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHeadlessHost, type HeadlessHost } from '../../main/host/headless.js';
-import { EncryptedFileSecretStore } from '../../main/service/secret-stores.js';
-import { DefaultSecretResolver } from '../../main/service/secrets.js';
-import { LifeboatService } from '../../main/service/service.js';
-import { openDatabase, type LifeboatDatabase } from '../../main/store/database.js';
-import { openWatchedPage, prepareBrowserTests, screenshot } from '../helpers/e2e-browser.js';
-import { RENDERER_DIST as DIST } from '../helpers/renderer-build.js';
+import type { HeadlessHost } from '../../main/host/headless.js';
+import type { LifeboatService } from '../../main/service/service.js';
+import { startE2eApp, type E2eApp } from '../helpers/e2e-app.js';
+import { prepareBrowserTests, screenshot } from '../helpers/e2e-browser.js';
 import { startS3Server, type S3Server } from '../helpers/s3-server.js';
 import { sshKeygen, startSshd, type Sshd } from '../helpers/sshd.js';
 import { scratch } from '../helpers/tools.js';
@@ -25,10 +22,9 @@ let s: ReturnType<typeof scratch>;
 let sshd: Sshd;
 let s3: S3Server;
 let src: string;
-let db: LifeboatDatabase;
+let app: E2eApp;
 let svc: LifeboatService;
 let host: HeadlessHost;
-let browser: Browser;
 let page: Page;
 let keyText: string;
 let knownHosts: string;
@@ -46,28 +42,16 @@ beforeAll(async () => {
   src = path.join(s.dir, 'site');
   mkdirSync(src);
   writeFileSync(path.join(src, 'orders.csv'), 'id,total\n1,42\n');
-  db = openDatabase(path.join(s.dir, 'lifeboat.db'));
-  const secretStore = await EncryptedFileSecretStore.open(path.join(s.dir, 'secrets.vault'), 'e2e vault passphrase');
   knownHosts = path.join(s.dir, 'known_hosts.json');
-  svc = new LifeboatService({
-    db,
-    workers: 1,
-    secretStore,
-    secrets: new DefaultSecretResolver(process.env, [secretStore]),
-    dataDir: s.dir,
+  app = await startE2eApp(s.dir, { problems, failedCalls }, {
     // What `lifeboat serve` gives: Lifeboat's own host-key pin file, no credentials.
     targetOptions: (location) => (/^sftp:/.test(location) ? { sftp: { knownHostsFile: knownHosts } } : {}),
   });
-  svc.start();
-  host = await startHeadlessHost(svc, { staticDir: DIST });
-  ({ browser, page } = await openWatchedPage({ problems, failedCalls }));
+  ({ svc, host, page } = app);
 }, 180_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await host?.close();
-  await svc?.stop();
-  db?.close();
+  await app?.close();
   await Promise.all([sshd?.dispose(), s3?.dispose()]);
   s?.dispose();
 });
