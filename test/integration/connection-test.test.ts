@@ -17,6 +17,7 @@ import { DefaultSecretResolver } from '../../main/service/secrets.js';
 import { LifeboatService } from '../../main/service/service.js';
 import { openDatabase, type LifeboatDatabase } from '../../main/store/database.js';
 import { ValidationError } from '../../shared/validation.js';
+import { SecretWatch } from '../helpers/secret-watch.js';
 import { startS3Server, startSignatureCheckingFront, type S3Server } from '../helpers/s3-server.js';
 import { createPasswordUser, sshKeygen, startSshd, type Sshd } from '../helpers/sshd.js';
 
@@ -29,26 +30,16 @@ let svc: LifeboatService;
 let knownHosts: string;
 let keyText: string;
 let passphrase: string;
-/** Every secret handed to the service; none may come back. */
-const secrets: string[] = [];
-/** Every response and error text, searched for the secrets at the end. */
-const seen: string[] = [];
-const secret = (s: string) => (secrets.push(s), s);
+/** Every secret handed to the service (none may come back), and every response and error text. */
+const watch = new SecretWatch();
+const { secrets, seen } = watch;
+const secret = (s: string) => watch.secret(s);
 
 const fileHash = (f: string) => (existsSync(f) ? createHash('sha256').update(readFileSync(f)).digest('hex') : 'absent');
 /** What a test must not change: the database (and its WAL), the secrets file, the pin file. */
 const state = () => ['lifeboat.db', 'lifeboat.db-wal', 'secrets.vault', 'known_hosts.json'].map((f) => `${f} ${fileHash(path.join(work, f))}`);
 
-async function tryIt(input: Parameters<LifeboatService['testConnection']>[0]): Promise<ConnectionTest> {
-  try {
-    const r = await svc.testConnection(input);
-    seen.push(JSON.stringify(r));
-    return r;
-  } catch (e) {
-    seen.push(String((e as Error).message), String((e as Error).stack));
-    throw e;
-  }
-}
+const tryIt = (input: Parameters<LifeboatService['testConnection']>[0]): Promise<ConnectionTest> => watch.call(svc.testConnection(input));
 
 async function refused(input: Parameters<LifeboatService['testConnection']>[0]): Promise<ValidationError> {
   const e = await tryIt(input).then(

@@ -22,6 +22,7 @@ import { LifeboatService } from '../../main/service/service.js';
 import { openDatabase, type LifeboatDatabase } from '../../main/store/database.js';
 import type { WebhookPayload } from '../../shared/notifications.js';
 import { makeCertificate, startSmtpServer, startWebhookServer, type SmtpTestServer, type WebhookServer } from '../helpers/notify-servers.js';
+import { SecretWatch } from '../helpers/secret-watch.js';
 import { requireTool, scratch } from '../helpers/tools.js';
 
 requireTool('openssl');
@@ -39,7 +40,8 @@ let svc: LifeboatService;
 let clock = new Date('2026-03-02T08:00:00Z');
 const warnings: string[] = [];
 /** Every API response and error text seen, searched for secrets at the end. */
-const seen: string[] = [];
+const watch = new SecretWatch();
+const { seen } = watch;
 
 const smtpPassword = `smtp-${randomBytes(12).toString('base64url')}`;
 const signingSecret = `sign-${randomBytes(12).toString('base64url')}`;
@@ -54,16 +56,7 @@ function service(extra: { maxTickMs?: number } = {}): LifeboatService {
   });
 }
 
-async function api<T>(p: Promise<T>): Promise<T> {
-  try {
-    const r = await p;
-    seen.push(JSON.stringify(r) ?? 'undefined');
-    return r;
-  } catch (e) {
-    seen.push(String((e as Error).message), String((e as Error).stack));
-    throw e;
-  }
-}
+const api = <T>(p: Promise<T>): Promise<T> => watch.call(p);
 
 const email = (port: number, security: 'starttls' | 'tls' | 'plain') => ({ enabled: true, host: '127.0.0.1', port, security, username: 'alerts', from: 'lifeboat@example.org', to: ['admin@example.org', 'backup-team@example.org'] });
 

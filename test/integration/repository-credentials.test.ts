@@ -16,6 +16,7 @@ import { DefaultSecretResolver } from '../../main/service/secrets.js';
 import { LifeboatService } from '../../main/service/service.js';
 import { openDatabase, type LifeboatDatabase } from '../../main/store/database.js';
 import { ValidationError } from '../../shared/validation.js';
+import { SecretWatch } from '../helpers/secret-watch.js';
 import { startS3Server, type S3Server } from '../helpers/s3-server.js';
 import { createPasswordUser, sshKeygen, startSshd, type Sshd } from '../helpers/sshd.js';
 
@@ -27,12 +28,10 @@ let vault: EncryptedFileSecretStore;
 let db: LifeboatDatabase;
 let svc: LifeboatService;
 let src: string;
-/** Every secret handed to the service; none may show up anywhere but the secret store. */
-const secrets: string[] = [];
-/** Every API response and error text seen, to be searched for secrets. */
-const seen: string[] = [];
-
-const secret = (s: string) => (secrets.push(s), s);
+/** Every secret handed to the service (none may show up anywhere but the secret store), and every API response and error text seen. */
+const watch = new SecretWatch();
+const { secrets, seen } = watch;
+const secret = (s: string) => watch.secret(s);
 const dbFile = () => path.join(work, 'lifeboat.db');
 let keyFile: string;
 let keyText: string;
@@ -71,16 +70,7 @@ afterAll(async () => {
 });
 
 /** Calls the API as a host would: the response (or the error text) is recorded for the secret search. */
-async function api<T>(p: Promise<T>): Promise<T> {
-  try {
-    const r = await p;
-    seen.push(JSON.stringify(r) ?? 'undefined');
-    return r;
-  } catch (e) {
-    seen.push(String((e as Error).message), String((e as Error).stack));
-    throw e;
-  }
-}
+const api = <T>(p: Promise<T>): Promise<T> => watch.call(p);
 
 async function failure(p: Promise<unknown>): Promise<Error> {
   return api(p).then(
