@@ -34,7 +34,7 @@ import { restore } from '../engine/restore.js';
 import { openTarget, type OpenTargetOptions } from '../engine/targets/open-target.js';
 import { RetryingTarget } from '../engine/targets/retry.js';
 import type { StorageTarget } from '../engine/targets/target.js';
-import { ThrottledTarget } from '../engine/targets/throttle.js';
+import { openTransferTarget, type TransferTargetOptions } from '../engine/targets/transfer-target.js';
 import type { BandwidthSetting } from '../../shared/bandwidth.js';
 import { BandwidthController } from './bandwidth.js';
 import type { LifeboatDatabase } from '../store/database.js';
@@ -63,6 +63,8 @@ export interface ServiceOptions {
   lockWaitMs?: number;
   /** How to reach remote locations (SFTP credentials and host-key pins, S3 keys), given by the host. */
   targetOptions?: (location: string) => OpenTargetOptions;
+  /** false: runs and restores transfer on the service's own thread instead of a transfer thread per repository opened. */
+  transferThread?: boolean;
   /** The data folder, shown in Settings. */
   dataDir?: string;
 }
@@ -310,21 +312,34 @@ export class LifeboatService implements LifeboatApi {
   /**
    * Opens a repository through the retry wrapper and, for a job's run, through
    * the job's and the global bandwidth buckets (released by `release`).
+   * `transfers`: packs will move (runs, restores), so the target runs in a
+   * thread of its own; quick reads (snapshot lists, browsing) skip the thread's start-up.
    */
-  private async openRepository(repositoryId: number, job?: Job): Promise<Repository> {
+  private async openRepository(repositoryId: number, job?: Job, transfers = job !== undefined): Promise<Repository> {
     const info = this.db.repositories.get(repositoryId);
     if (!info) throw new Error(`repository ${repositoryId} no longer exists`);
     if (!info.passwordRef) throw new Error(`repository "${info.name}" has no password reference`);
     const options = await this.targetOptionsFor(info.location, this.db.credentials.get(repositoryId));
-    let target: StorageTarget = openTarget(info.location, { ...options, connections: job?.uploadWorkers ?? 4 });
+    const how: TransferTargetOptions = { thread: transfers && this.opts.transferThread !== false };
     if (job) {
       const jobId = job.id;
       const buckets = this.bandwidth.acquire(jobId, () => this.db.jobs.get(jobId)?.bandwidth ?? job.bandwidth);
       let released = false;
-      target = new ThrottledTarget(target, buckets, buckets, () => {
-        if (!released) this.bandwidth.release(jobId);
-        released = true;
+      Object.assign(how, {
+        upload: buckets,
+        download: buckets,
+        onClose: () => {
+          if (!released) this.bandwidth.release(jobId);
+          released = true;
+        },
       });
+    }
+    let target: StorageTarget;
+    try {
+      target = openTransferTarget(info.location, { ...options, connections: job?.uploadWorkers ?? 4 }, how);
+    } catch (e) {
+      how.onClose?.();
+      throw e;
     }
     const retrying = new RetryingTarget(target, { onRetry: (what, n, ms, e) => this.log(`${what}: attempt ${n} failed (${e.message}); retrying in ${ms} ms`) });
     try {
@@ -384,8 +399,8 @@ export class LifeboatService implements LifeboatApi {
   }
 
   /** Opens a repository for the duration of `fn` and closes it (connections, buckets) afterwards. */
-  private async withRepository<T>(repositoryId: number, job: Job | undefined, fn: (repo: Repository) => Promise<T>): Promise<T> {
-    const repo = await this.openRepository(repositoryId, job);
+  private async withRepository<T>(repositoryId: number, job: Job | undefined, fn: (repo: Repository) => Promise<T>, transfers = job !== undefined): Promise<T> {
+    const repo = await this.openRepository(repositoryId, job, transfers);
     try {
       return await fn(repo);
     } finally {
@@ -866,7 +881,7 @@ export class LifeboatService implements LifeboatApi {
         const include = (request.include ?? []).map((p, i) => requireString(p, `include[${i}]`));
         const res = await restore(repo, snap, { target, include, onProgress: (progress) => this.emit('restoreProgress', { snapshotId: snap.id, target, progress }) });
         return { files: res.files, dirs: res.dirs, bytes: res.bytes, errors: res.errors };
-      });
+      }, true);
     } finally {
       release();
     }
