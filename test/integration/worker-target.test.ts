@@ -74,10 +74,11 @@ describe('WorkerTarget', () => {
     writeFileSync(path.join(src, 'a.bin'), content);
     const env = { LIFEBOAT_REPOSITORY: path.join(s.dir, 'cli-repo'), LIFEBOAT_PASSWORD_FILE: s.passwordFile };
     ok(lifeboat(['init', '--transfer-thread'], { env }), 'init');
-    const b = JSON.parse(ok(lifeboat(['backup', src, '--json', '--transfer-thread', '--limit-upload', '4096'], { env }), 'backup').stdout) as { snapshot_id: string };
+    const b = JSON.parse(ok(lifeboat(['backup', src, '--json', '--limit-upload', '4096'], { env }), 'backup').stdout) as { snapshot_id: string };
     ok(lifeboat(['check', '--read-data', '--transfer-thread', '--limit-download', '4096'], { env }), 'check');
+    ok(lifeboat(['check', '--read-data', '--no-transfer-thread'], { env }), 'check on the main thread');
     const out = path.join(s.dir, 'cli-restored');
-    ok(lifeboat(['restore', b.snapshot_id, '--target', out, '--transfer-thread'], { env }), 'restore');
+    ok(lifeboat(['restore', b.snapshot_id, '--target', out], { env }), 'restore');
     expect(readFileSync(path.join(out, src, 'a.bin')).equals(content)).toBe(true);
     const c = restic(['-r', env.LIFEBOAT_REPOSITORY, 'check', '--read-data'], s.passwordFile);
     expect(c.stdout + c.stderr).toContain('no errors were found');
