@@ -69,6 +69,12 @@ export interface ServiceOptions {
   dataDir?: string;
 }
 
+/** How a repository is opened: `transfers` (packs move: the target gets a thread of its own), `runId` (whose log gets the retries). */
+interface RepositoryUse {
+  transfers?: boolean;
+  runId?: number;
+}
+
 /** Settings keys of the service's own state (beside the editable AppSettings). */
 const PAUSED_UNTIL_KEY = 'schedulesPausedUntil';
 /** When overdue restore tests last raised a notification (ISO). */
@@ -314,8 +320,9 @@ export class LifeboatService implements LifeboatApi {
    * the job's and the global bandwidth buckets (released by `release`).
    * `transfers`: packs will move (runs, restores), so the target runs in a
    * thread of its own; quick reads (snapshot lists, browsing) skip the thread's start-up.
+   * `runId`: retries are written to that run's log.
    */
-  private async openRepository(repositoryId: number, job?: Job, transfers = job !== undefined): Promise<Repository> {
+  private async openRepository(repositoryId: number, job?: Job, { transfers = job !== undefined, runId }: RepositoryUse = {}): Promise<Repository> {
     const info = this.db.repositories.get(repositoryId);
     if (!info) throw new Error(`repository ${repositoryId} no longer exists`);
     if (!info.passwordRef) throw new Error(`repository "${info.name}" has no password reference`);
@@ -341,7 +348,13 @@ export class LifeboatService implements LifeboatApi {
       how.onClose?.();
       throw e;
     }
-    const retrying = new RetryingTarget(target, { onRetry: (what, n, ms, e) => this.log(`${what}: attempt ${n} failed (${e.message}); retrying in ${ms} ms`) });
+    const retrying = new RetryingTarget(target, {
+      onRetry: (what, n, ms, e) => {
+        const line = `${what}: attempt ${n} failed (${e.message}); retrying in ${ms} ms`;
+        this.log(line);
+        if (runId !== undefined) this.appendLog(runId, line);
+      },
+    });
     try {
       let password: string;
       try {
@@ -399,8 +412,8 @@ export class LifeboatService implements LifeboatApi {
   }
 
   /** Opens a repository for the duration of `fn` and closes it (connections, buckets) afterwards. */
-  private async withRepository<T>(repositoryId: number, job: Job | undefined, fn: (repo: Repository) => Promise<T>, transfers = job !== undefined): Promise<T> {
-    const repo = await this.openRepository(repositoryId, job, transfers);
+  private async withRepository<T>(repositoryId: number, job: Job | undefined, fn: (repo: Repository) => Promise<T>, use: RepositoryUse = {}): Promise<T> {
+    const repo = await this.openRepository(repositoryId, job, use);
     try {
       return await fn(repo);
     } finally {
@@ -437,7 +450,7 @@ export class LifeboatService implements LifeboatApi {
           lockWaitMs: this.opts.lockWaitMs ?? 60 * 60 * 1000,
           onProgress: (p: OperationProgress) => this.progress(job, a, p),
         });
-      });
+      }, { runId: id });
       for (const e of res.errors) this.appendLog(id, `unreadable: ${e.path}: ${e.message}`);
       status = res.partial ? 'partial' : 'success';
       const s = res.summary;
@@ -469,7 +482,7 @@ export class LifeboatService implements LifeboatApi {
   }
 
   private async runPrune(job: Job, id: number): Promise<void> {
-    await this.withRepository(job.repositoryId, job, (repo) => this.pruneWith(repo, job, id));
+    await this.withRepository(job.repositoryId, job, (repo) => this.pruneWith(repo, job, id), { runId: id });
     this.db.runs.update(id, { status: 'success', endedAt: this.now().toISOString(), phase: null });
   }
 
@@ -486,7 +499,7 @@ export class LifeboatService implements LifeboatApi {
   }
 
   private async runCheck(job: Job, id: number, signal: AbortSignal): Promise<void> {
-    await this.withRepository(job.repositoryId, job, (repo) => this.checkWith(repo, job, id, signal));
+    await this.withRepository(job.repositoryId, job, (repo) => this.checkWith(repo, job, id, signal), { runId: id });
   }
 
   private async checkWith(repo: Repository, job: Job, id: number, signal: AbortSignal): Promise<void> {
@@ -544,7 +557,7 @@ export class LifeboatService implements LifeboatApi {
           this.emit('runProgress', { runId: id, jobId: job.id, progress: p });
         },
       });
-    });
+    }, { runId: id });
     const record = this.db.restoreTests.add({
       ...outcome,
       jobId: job.id,
@@ -881,7 +894,7 @@ export class LifeboatService implements LifeboatApi {
         const include = (request.include ?? []).map((p, i) => requireString(p, `include[${i}]`));
         const res = await restore(repo, snap, { target, include, onProgress: (progress) => this.emit('restoreProgress', { snapshotId: snap.id, target, progress }) });
         return { files: res.files, dirs: res.dirs, bytes: res.bytes, errors: res.errors };
-      }, true);
+      }, { transfers: true });
     } finally {
       release();
     }
