@@ -19,7 +19,7 @@ export interface TransferTargetOptions {
  * Opens the target a location names for a repository's transfers: by
  * default in a worker thread of its own (a WorkerTarget) for every kind of
  * target, local folders included (measured: a 1 GiB local backup took the
- * same CPU time and no longer with the thread; see ARCHITECTURE.md), so hashing,
+ * same wall and CPU time with the thread as without; see ARCHITECTURE.md), so hashing,
  * encryption and the engine's bookkeeping on the caller's thread never wait
  * behind TLS, SSH or file-system calls, and packs move to it without a copy;
  * with `thread: false`, on the caller's thread. Either way the bandwidth
