@@ -1,11 +1,9 @@
 import path from 'node:path';
 import { Repository } from '../engine/repository.js';
-import { openTarget, type OpenTargetOptions } from '../engine/targets/open-target.js';
+import type { OpenTargetOptions } from '../engine/targets/open-target.js';
 import { RetryingTarget } from '../engine/targets/retry.js';
 import type { StorageTarget } from '../engine/targets/target.js';
-import { ThrottledTarget } from '../engine/targets/throttle.js';
-import { redactLocation } from '../engine/targets/sftp.js';
-import { WorkerTarget } from '../engine/targets/worker-target.js';
+import { openTransferTarget } from '../engine/targets/transfer-target.js';
 import { resolveDataDir } from '../service/data-dir.js';
 import { SharedTokenBucket } from '../../workers/engine/token-bucket.js';
 import { parseIntOption, readSecretFile, repositoryLocation, repositoryPassword, UsageError, type RepoOptions } from './options.js';
@@ -20,6 +18,7 @@ export interface RepositoryFlags extends RepoOptions {
   s3PathStyle?: boolean;
   limitUpload?: string;
   limitDownload?: string;
+  /** false (--no-transfer-thread): transfers on the main thread; absent or true: in a thread of their own. */
   transferThread?: boolean;
 }
 
@@ -66,21 +65,8 @@ export function cliTarget(g: RepositoryFlags, connections?: number): StorageTarg
   const down = g.limitDownload === undefined ? 0 : parseIntOption(g.limitDownload, 'limit-download', 1, 10 * 1024 * 1024);
   const upload = up ? [SharedTokenBucket.create(up * 1024)] : [];
   const download = down ? [SharedTokenBucket.create(down * 1024)] : [];
-  let target: StorageTarget;
-  if (g.transferThread) {
-    // The target and its throttle live in the worker (the buckets are shared memory); callbacks stay here.
-    const { onNewHostKey: _callback, ...sftp } = options.sftp ?? { knownHostsFile: '' };
-    target = new WorkerTarget({
-      location,
-      displayLocation: redactLocation(location),
-      options: { ...options, ...(options.sftp ? { sftp } : {}) },
-      upload: upload.map((b) => b.buffer),
-      download: download.map((b) => b.buffer),
-    });
-  } else {
-    target = openTarget(location, options);
-    if (up || down) target = new ThrottledTarget(target, upload, download);
-  }
+  // In a thread of its own unless --no-transfer-thread: the buckets are shared memory, the host-key notice comes back here.
+  const target = openTransferTarget(location, options, { thread: g.transferThread !== false, upload, download });
   return new RetryingTarget(target, {
     onRetry: (what, n, ms, e) => process.stderr.write(`lifeboat: ${what}: attempt ${n} failed (${e.message}); retrying in ${(ms / 1000).toFixed(1)} s\n`),
   });

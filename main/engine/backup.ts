@@ -176,25 +176,26 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
       unindexed = [];
       if (batch.length > 0) indexing = indexing.then(() => repo.saveIndex(batch).then(() => {}));
     };
-    // Buffers of stored data packs go back to the worker that built them, for its next packs.
-    const owners = new Map<ArrayBuffer, number>();
+    // Buffers of stored data packs go back to the worker that built them, for its next packs. Keyed by the
+    // pack, not its buffer: a target in another thread gives the bytes back in a new ArrayBuffer object.
+    const owners = new Map<PendingPack, number>();
     const uploader = new PackUploader(repo.target, uploadConnections, (p) => {
       progress.uploaded(uploader.uploadedBytes);
       unindexed.push({ id: p.id, bytes: new Uint8Array(0), blobs: p.blobs });
       if (unindexed.length >= 64) indexBatch();
-      const buf = p.bytes.buffer as ArrayBuffer;
-      const owner = owners.get(buf);
+      const owner = owners.get(p);
       if (owner !== undefined) {
-        owners.delete(buf);
-        exchange?.giveBack(owner, buf);
+        owners.delete(p);
+        exchange?.giveBack(owner, p.bytes.buffer as ArrayBuffer);
       }
     });
     // Once an upload failed, workers waiting for a pack buffer stop (their buffers will not come back).
     uploader.onFailure = () => exchange?.abort();
     const enqueuePacks = (packs: WirePack[]) => {
       for (const p of packs) {
-        if (p.owner !== undefined) owners.set(p.bytes, p.owner);
-        uploader.enqueue({ id: p.id, bytes: new Uint8Array(p.bytes, 0, p.length), blobs: p.blobs });
+        const pack: PendingPack = { id: p.id, bytes: new Uint8Array(p.bytes, 0, p.length), blobs: p.blobs };
+        if (p.owner !== undefined) owners.set(pack, p.owner);
+        uploader.enqueue(pack);
       }
     };
 

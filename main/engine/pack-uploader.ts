@@ -1,6 +1,6 @@
 import type { PackedBlob } from '../../shared/repo/pack.js';
 import type { Id } from '../../shared/repo/types.js';
-import type { StorageTarget } from './targets/target.js';
+import { saveOwned, type StorageTarget } from './targets/target.js';
 
 /** A finished pack waiting to be stored. */
 export interface PendingPack {
@@ -14,8 +14,11 @@ export interface PendingPack {
  * uploads. Callers check `backlogBytes`/`waitForRoom` so that reading never
  * runs far ahead of the network (memory stays bounded). The first failed
  * upload stops the uploader; `drain` then rejects with that error.
- * `onUploaded` runs once a pack is stored and may take its buffer over
- * (e.g. transfer it back to the worker that built it).
+ * Packs are saved with `saveOwned`: a target in another thread borrows the
+ * pack's buffer without a copy and gives it back (as a new ArrayBuffer
+ * object, in `pack.bytes`), so the uploader owns each pack's whole buffer
+ * until `onUploaded`. `onUploaded` runs once a pack is stored and may take
+ * its buffer over (e.g. transfer it back to the worker that built it).
  */
 export class PackUploader {
   private queue: PendingPack[] = [];
@@ -72,7 +75,9 @@ export class PackUploader {
     // Measured now: `onUploaded` may hand the buffer on (transfer it), which empties `pack.bytes`.
     const size = pack.bytes.length;
     try {
-      await this.target.save({ type: 'data', name: pack.id }, pack.bytes);
+      const saved = await saveOwned(this.target, { type: 'data', name: pack.id }, pack.bytes);
+      pack.bytes = saved.data;
+      if ('error' in saved) throw saved.error;
       this.uploadedBytes += size;
       await this.onUploaded(pack);
     } catch (e) {

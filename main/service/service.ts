@@ -38,7 +38,7 @@ import { restore } from '../engine/restore.js';
 import { openTarget, type OpenTargetOptions } from '../engine/targets/open-target.js';
 import { RetryingTarget } from '../engine/targets/retry.js';
 import type { StorageTarget } from '../engine/targets/target.js';
-import { ThrottledTarget } from '../engine/targets/throttle.js';
+import { openTransferTarget, type TransferTargetOptions } from '../engine/targets/transfer-target.js';
 import type { BandwidthSetting } from '../../shared/bandwidth.js';
 import { BandwidthController } from './bandwidth.js';
 import type { LifeboatDatabase } from '../store/database.js';
@@ -72,6 +72,8 @@ export interface ServiceOptions {
   lockWaitMs?: number;
   /** How to reach remote locations (SFTP credentials and host-key pins, S3 keys), given by the host. */
   targetOptions?: (location: string) => OpenTargetOptions;
+  /** false: runs and restores transfer on the service's own thread instead of a transfer thread per repository opened. */
+  transferThread?: boolean;
   /** The data folder, shown in Settings. */
   dataDir?: string;
   /** Retries of a notification's transient failures (default `DEFAULT_RETRY`: 3, after 5, 20, 80 s). */
@@ -84,6 +86,12 @@ export interface ServiceOptions {
   hostName?: string;
   /** Where warnings go that an admin should see (failed notifications); default: stderr. Never given secrets. */
   warn?: (line: string) => void;
+}
+
+/** How a repository is opened: `transfers` (packs move: the target gets a thread of its own), `runId` (whose log gets the retries). */
+interface RepositoryUse {
+  transfers?: boolean;
+  runId?: number;
 }
 
 /** Settings keys of the service's own state (beside the editable AppSettings). */
@@ -351,23 +359,43 @@ export class LifeboatService implements LifeboatApi {
   /**
    * Opens a repository through the retry wrapper and, for a job's run, through
    * the job's and the global bandwidth buckets (released by `release`).
+   * `transfers`: packs will move (runs, restores), so the target runs in a
+   * thread of its own; quick reads (snapshot lists, browsing) skip the thread's start-up.
+   * `runId`: retries are written to that run's log.
    */
-  private async openRepository(repositoryId: number, job?: Job): Promise<Repository> {
+  private async openRepository(repositoryId: number, job?: Job, { transfers = job !== undefined, runId }: RepositoryUse = {}): Promise<Repository> {
     const info = this.db.repositories.get(repositoryId);
     if (!info) throw new Error(`repository ${repositoryId} no longer exists`);
     if (!info.passwordRef) throw new Error(`repository "${info.name}" has no password reference`);
     const options = await this.targetOptionsFor(info.location, this.db.credentials.get(repositoryId));
-    let target: StorageTarget = openTarget(info.location, { ...options, connections: job?.uploadWorkers ?? 4 });
+    const how: TransferTargetOptions = { thread: transfers && this.opts.transferThread !== false };
     if (job) {
       const jobId = job.id;
       const buckets = this.bandwidth.acquire(jobId, () => this.db.jobs.get(jobId)?.bandwidth ?? job.bandwidth);
       let released = false;
-      target = new ThrottledTarget(target, buckets, buckets, () => {
-        if (!released) this.bandwidth.release(jobId);
-        released = true;
+      Object.assign(how, {
+        upload: buckets,
+        download: buckets,
+        onClose: () => {
+          if (!released) this.bandwidth.release(jobId);
+          released = true;
+        },
       });
     }
-    const retrying = new RetryingTarget(target, { onRetry: (what, n, ms, e) => this.log(`${what}: attempt ${n} failed (${e.message}); retrying in ${ms} ms`) });
+    let target: StorageTarget;
+    try {
+      target = openTransferTarget(info.location, { ...options, connections: job?.uploadWorkers ?? 4 }, how);
+    } catch (e) {
+      how.onClose?.();
+      throw e;
+    }
+    const retrying = new RetryingTarget(target, {
+      onRetry: (what, n, ms, e) => {
+        const line = `${what}: attempt ${n} failed (${e.message}); retrying in ${ms} ms`;
+        this.log(line);
+        if (runId !== undefined) this.appendLog(runId, line);
+      },
+    });
     try {
       let password: string;
       try {
@@ -425,8 +453,8 @@ export class LifeboatService implements LifeboatApi {
   }
 
   /** Opens a repository for the duration of `fn` and closes it (connections, buckets) afterwards. */
-  private async withRepository<T>(repositoryId: number, job: Job | undefined, fn: (repo: Repository) => Promise<T>): Promise<T> {
-    const repo = await this.openRepository(repositoryId, job);
+  private async withRepository<T>(repositoryId: number, job: Job | undefined, fn: (repo: Repository) => Promise<T>, use: RepositoryUse = {}): Promise<T> {
+    const repo = await this.openRepository(repositoryId, job, use);
     try {
       return await fn(repo);
     } finally {
@@ -464,7 +492,7 @@ export class LifeboatService implements LifeboatApi {
           lockWaitMs: this.opts.lockWaitMs ?? 60 * 60 * 1000,
           onProgress: (p: OperationProgress) => this.progress(job, a, p),
         });
-      });
+      }, { runId: id });
       for (const e of res.errors) this.appendLog(id, `unreadable: ${e.path}: ${e.message}`);
       status = res.partial ? 'partial' : 'success';
       const s = res.summary;
@@ -496,7 +524,7 @@ export class LifeboatService implements LifeboatApi {
   }
 
   private async runPrune(job: Job, id: number): Promise<void> {
-    await this.withRepository(job.repositoryId, job, (repo) => this.pruneWith(repo, job, id));
+    await this.withRepository(job.repositoryId, job, (repo) => this.pruneWith(repo, job, id), { runId: id });
     this.db.runs.update(id, { status: 'success', endedAt: this.now().toISOString(), phase: null });
   }
 
@@ -513,7 +541,7 @@ export class LifeboatService implements LifeboatApi {
   }
 
   private async runCheck(job: Job, id: number, signal: AbortSignal): Promise<void> {
-    await this.withRepository(job.repositoryId, job, (repo) => this.checkWith(repo, job, id, signal));
+    await this.withRepository(job.repositoryId, job, (repo) => this.checkWith(repo, job, id, signal), { runId: id });
   }
 
   private async checkWith(repo: Repository, job: Job, id: number, signal: AbortSignal): Promise<void> {
@@ -571,7 +599,7 @@ export class LifeboatService implements LifeboatApi {
           this.emit('runProgress', { runId: id, jobId: job.id, progress: p });
         },
       });
-    });
+    }, { runId: id });
     const record = this.db.restoreTests.add({
       ...outcome,
       jobId: job.id,
@@ -997,7 +1025,7 @@ export class LifeboatService implements LifeboatApi {
         const include = (request.include ?? []).map((p, i) => requireString(p, `include[${i}]`));
         const res = await restore(repo, snap, { target, include, onProgress: (progress) => this.emit('restoreProgress', { snapshotId: snap.id, target, progress }) });
         return { files: res.files, dirs: res.dirs, bytes: res.bytes, errors: res.errors };
-      });
+      }, { transfers: true });
     } finally {
       release();
     }

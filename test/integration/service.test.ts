@@ -3,13 +3,14 @@
  * real backup runs: validation, run now, overlap policies, the global cap,
  * maintenance waiting for backups, clean stop.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type LifeboatDatabase } from '../../main/store/database.js';
 import { LifeboatService } from '../../main/service/service.js';
 import type { RunRecord } from '../../shared/jobs.js';
 import { pseudoRandom } from '../fixtures/source-tree.js';
+import { startSshd } from '../helpers/sshd.js';
 import { requireTool, restic, scratch } from '../helpers/tools.js';
 import { flipByte, packFilesLargestFirst } from '../helpers/repo-damage.js';
 
@@ -338,4 +339,58 @@ describe('bandwidth', () => {
     // About 4 MiB of incompressible data at 2 MiB/s: at least ~2 s (a little burst allowance aside).
     expect(seconds).toBeGreaterThan(1.8);
   });
+
+  it('a limit lifted while the run uploads reaches its transfer thread within seconds', async () => {
+    await fresh();
+    const dir = path.join(s.dir, 'bw-lift-src');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'random.bin'), pseudoRandom('bandwidth-lift', 12 * 1024 * 1024));
+    // 12 MiB at 256 KiB/s would take 48 s; the buckets live in shared memory, paid into by the run's transfer thread.
+    const job = await svc.createJob(baseJob({ name: 'lifted', sources: { paths: [dir] }, bandwidth: { limitKiBps: 256 } }));
+    svc.start(); // the scheduler re-evaluates the limits every second
+    const started = Date.now();
+    await svc.runNow(job.id);
+    await waitFor(async () => (await runs(job.id))[0]?.status === 'running', 'the run to start');
+    await new Promise((r) => setTimeout(r, 1500));
+    await svc.updateJob(job.id, { bandwidth: { limitKiBps: null, windows: [] } });
+    await svc.idle();
+    const seconds = (Date.now() - started) / 1000;
+    expect((await runs(job.id))[0]!.status).toBe('success');
+    expect(seconds).toBeLessThan(30);
+  }, 60_000);
+});
+
+describe('retries', () => {
+  it("a run's retries reach its log (the target runs in a thread of its own, the retries on the service's)", async () => {
+    const sshd = await startSshd();
+    try {
+      const dir = path.join(s.dir, 'sftp-retry');
+      mkdirSync(path.join(dir, 'src'), { recursive: true });
+      writeFileSync(path.join(dir, 'src', 'a.bin'), pseudoRandom('retry', 200_000));
+      const knownHostsFile = path.join(dir, 'known_hosts.json');
+      db = openDatabase(path.join(s.dir, `lifeboat-${++dbCount}.db`), { now: () => clock });
+      svc = new LifeboatService({
+        db,
+        now: () => clock,
+        timeZone: 'UTC',
+        workers: 1,
+        targetOptions: () => ({ sftp: { privateKey: readFileSync(sshd.userKeyFile, 'utf8'), knownHostsFile, connectTimeout: 3000 } }),
+      });
+      const location = `sftp://${sshd.user}@127.0.0.1:${sshd.port}/${path.join(dir, 'repo')}`;
+      repoId = (await svc.addRepository({ name: 'nas', location, passwordRef: `file:${s.passwordFile}`, create: true })).id;
+      const job = await svc.createJob(baseJob({ name: 'remote', sources: { paths: [path.join(dir, 'src')] } }));
+      // The server is away when the run starts and back a moment later: the run retries, then succeeds.
+      await sshd.stop();
+      await svc.runNow(job.id);
+      await new Promise((r) => setTimeout(r, 1500));
+      await sshd.restart();
+      await svc.idle();
+      const run = (await runs(job.id))[0]!;
+      const log = await svc.getRunLog(run.id);
+      expect(run.status, log).toBe('success');
+      expect(log).toMatch(/attempt 1 failed \(.*\); retrying in \d+ ms/);
+    } finally {
+      await sshd.dispose();
+    }
+  }, 120_000);
 });

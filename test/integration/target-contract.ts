@@ -11,7 +11,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FileType } from '../../shared/repo/types.js';
-import { NotFoundError, isNotFound, loadAll, type FileHandle, type StorageTarget } from '../../main/engine/targets/target.js';
+import { NotFoundError, isNotFound, loadAll, saveOwned, type FileHandle, type StorageTarget } from '../../main/engine/targets/target.js';
 
 export interface RawStorage {
   /** Every file (not folder) below the repository root, as relative paths with "/". */
@@ -113,6 +113,20 @@ export function describeTargetContract(name: string, make: () => Promise<TargetF
     describe('files', () => {
       beforeEach(async () => {
         await target.create();
+      });
+
+      it('saveOwned (or its fallback to save) stores the bytes of a view into a larger buffer and gives the whole buffer back', async () => {
+        const buffer = new ArrayBuffer(512 * 1024);
+        const view = new Uint8Array(buffer, 0, 300 * 1024);
+        view.set(randomBytes(view.length));
+        const bytes = Buffer.from(view);
+        const h: FileHandle = { type: 'data', name: sha256(bytes) };
+        const r = await saveOwned(target, h, view);
+        expect(r.error).toBeUndefined();
+        expect(r.data.buffer.byteLength).toBe(512 * 1024);
+        expect(Buffer.from(r.data).equals(bytes)).toBe(true);
+        expect(await target.stat(h)).toEqual({ name: h.name, size: bytes.length });
+        expect((await loadAll(target, h)).equals(bytes)).toBe(true);
       });
 
       it('saves, stats, loads and removes every file type at restic layout paths', async () => {

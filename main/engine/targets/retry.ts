@@ -1,5 +1,5 @@
 import type { FileType } from '../../../shared/repo/types.js';
-import { isNotFound, type FileHandle, type FileInfo, type StorageTarget } from './target.js';
+import { isNotFound, saveOwned, type FileHandle, type FileInfo, type OwnedSave, type StorageTarget } from './target.js';
 
 /** Decides whether an error is worth another attempt. */
 export type TransientClassifier = (e: unknown) => boolean;
@@ -106,6 +106,23 @@ export class RetryingTarget implements StorageTarget {
   }
   save(h: FileHandle, data: Uint8Array): Promise<void> {
     return this.attempt(`saving ${RetryingTarget.describe(h)}`, () => this.inner.save(h, data));
+  }
+  /** Retries like `save`; each attempt gets the bytes the previous one gave back. */
+  async saveOwned(h: FileHandle, data: Uint8Array): Promise<OwnedSave> {
+    let bytes = data;
+    const length = data.byteLength; // `data` itself may be detached by the first attempt
+    try {
+      await this.attempt(`saving ${RetryingTarget.describe(h)}`, async () => {
+        const r = await saveOwned(this.inner, h, bytes);
+        // Bytes lost with a failed thread are never retried (that would store a short file).
+        if (r.data.byteLength !== length) throw new TargetError(`the bytes did not come back from ${this.location}: ${String((r.error as Error)?.message ?? r.error)}`, false);
+        bytes = r.data;
+        if ('error' in r) throw r.error;
+      });
+      return { data: bytes };
+    } catch (error) {
+      return { data: bytes, error };
+    }
   }
   load<T>(h: FileHandle, length: number, offset: number, consume: (data: Buffer) => T | Promise<T>): Promise<T> {
     return this.attempt(`loading ${RetryingTarget.describe(h)}`, () => this.inner.load(h, length, offset, consume));

@@ -22,6 +22,8 @@ export interface TargetWorkerSpec {
 export type TargetWorkerCall =
   | { kind: 'create' }
   | { kind: 'save'; handle: FileHandle; data: Uint8Array }
+  /** A save whose buffer was transferred: the reply transfers it back, on success ('saved') and on failure ('error' with data). */
+  | { kind: 'save-owned'; handle: FileHandle; data: Uint8Array }
   | { kind: 'load'; handle: FileHandle; length: number; offset: number }
   | { kind: 'stat'; handle: FileHandle }
   | { kind: 'list'; type: FileType }
@@ -41,8 +43,23 @@ export interface WireError {
 
 export type TargetWorkerReply = { id: number } & (
   | { kind: 'done' }
+  | { kind: 'saved'; data: Uint8Array }
   | { kind: 'loaded'; data: Uint8Array }
   | { kind: 'info'; info: FileInfo }
   | { kind: 'listed'; files: FileInfo[] }
-  | { kind: 'error'; error: WireError }
+  | { kind: 'error'; error: WireError; data?: Uint8Array }
 );
+
+/**
+ * What the worker tells its owner outside any reply: an SFTP host key was
+ * pinned on first use (the owner runs its `onNewHostKey`). Messages keep their
+ * order, so this arrives before the reply to the operation that connected.
+ */
+export interface TargetWorkerEvent {
+  kind: 'new-host-key';
+  fingerprint: string;
+  info: { hostPort: string; keyType: string; file: string };
+}
+
+/** Everything the worker posts. */
+export type TargetWorkerMessage = TargetWorkerReply | TargetWorkerEvent;

@@ -8,11 +8,20 @@ import { SharedTokenBucket } from '../../../workers/engine/token-bucket.js';
 import { openTarget } from './open-target.js';
 import { RetryingTarget } from './retry.js';
 import { isNotFound, type StorageTarget } from './target.js';
-import type { TargetWorkerReply, TargetWorkerRequest, TargetWorkerSpec, WireError } from './target-worker-messages.js';
+import type { TargetWorkerEvent, TargetWorkerReply, TargetWorkerRequest, TargetWorkerSpec, WireError } from './target-worker-messages.js';
 import { ThrottledTarget } from './throttle.js';
 
 const spec = workerData as TargetWorkerSpec;
-let target: StorageTarget = openTarget(spec.location, spec.options);
+// The host-key callback cannot cross the thread: it becomes a message the owner acts on.
+// A Buffer arrives as a plain Uint8Array (structured clone), which the SSH library would not take for a key.
+const key: unknown = spec.options.sftp?.privateKey;
+const sftp = spec.options.sftp && {
+  ...spec.options.sftp,
+  ...(key instanceof Uint8Array && !Buffer.isBuffer(key) ? { privateKey: Buffer.from(key.buffer, key.byteOffset, key.byteLength) } : {}),
+  onNewHostKey: (fingerprint: string, info: { hostPort: string; keyType: string; file: string }) =>
+    parentPort!.postMessage({ kind: 'new-host-key', fingerprint, info } satisfies TargetWorkerEvent),
+};
+let target: StorageTarget = openTarget(spec.location, { ...spec.options, ...(sftp ? { sftp } : {}) });
 const buckets = (list?: SharedArrayBuffer[]) => (list ?? []).map((b) => new SharedTokenBucket(b));
 if (spec.upload?.length || spec.download?.length) target = new ThrottledTarget(target, buckets(spec.upload), buckets(spec.download));
 if (spec.retry) target = new RetryingTarget(target);
@@ -35,6 +44,14 @@ async function serve(req: TargetWorkerRequest): Promise<[TargetWorkerReply, Arra
     case 'save':
       await target.save(req.handle, req.data);
       return [{ id, kind: 'done' }, []];
+    case 'save-owned':
+      // The bytes go back whatever happens, so the owner can retry or reuse the buffer.
+      try {
+        await target.save(req.handle, req.data);
+      } catch (e) {
+        return [{ id, kind: 'error', error: wire(e), data: req.data }, [req.data.buffer as ArrayBuffer]];
+      }
+      return [{ id, kind: 'saved', data: req.data }, [req.data.buffer as ArrayBuffer]];
     case 'load': {
       // The bytes are copied once out of the target's buffer into one that is transferred, not cloned.
       const data = await target.load(req.handle, req.length, req.offset, (b) => new Uint8Array(b));

@@ -29,6 +29,10 @@ export interface FileInfo {
  * - Transient errors (timeouts, resets, 5xx) are retried by a wrapper, never
  *   by the implementation; permanent ones (auth, no space, not found) surface at once.
  * - All methods may be called concurrently, up to `connections` at a time.
+ * - `save` leaves the caller's buffer alone: the caller keeps it and may
+ *   reuse it once the promise settles. `saveOwned`, where offered, may take
+ *   the buffer away meanwhile (transfer it to another thread) and always
+ *   gives the bytes back, whether the save succeeded or failed.
  */
 export interface StorageTarget {
   /** Human-readable location, safe to show (no secrets). */
@@ -38,12 +42,40 @@ export interface StorageTarget {
   /** Creates the folder structure of an empty repository; fails if a config already exists. */
   create(): Promise<void>;
   save(h: FileHandle, data: Uint8Array): Promise<void>;
+  /**
+   * Saves like `save`, but the caller hands over `data`'s whole underlying
+   * ArrayBuffer until the promise settles (it must not touch it or any other
+   * view of it meanwhile), so a target in another thread can move the bytes
+   * there without a copy. It never rejects: the result holds the bytes (the
+   * same range, maybe in a new ArrayBuffer object) and the error if the save
+   * failed, so the caller can retry or reuse the buffer either way. Optional:
+   * `saveOwned()` below falls back to `save` for targets without it.
+   */
+  saveOwned?(h: FileHandle, data: Uint8Array): Promise<OwnedSave>;
   load<T>(h: FileHandle, length: number, offset: number, consume: (data: Buffer) => T | Promise<T>): Promise<T>;
   stat(h: FileHandle): Promise<FileInfo>;
   /** Lists all files of a type. Order is unspecified. */
   list(type: FileType): Promise<FileInfo[]>;
   remove(h: FileHandle): Promise<void>;
   close(): Promise<void>;
+}
+
+/** What `saveOwned` gives back: the caller's bytes, and why the save failed if it did. */
+export interface OwnedSave {
+  data: Uint8Array;
+  /** Set when the save failed (the same error `save` would have rejected with). */
+  error?: unknown;
+}
+
+/** Saves through `target.saveOwned` when the target offers it, else through `save` (the buffer then never leaves). */
+export async function saveOwned(target: StorageTarget, h: FileHandle, data: Uint8Array): Promise<OwnedSave> {
+  if (target.saveOwned) return target.saveOwned(h, data);
+  try {
+    await target.save(h, data);
+    return { data };
+  } catch (error) {
+    return { data, error };
+  }
 }
 
 /** Thrown (rejected) by a target when a file does not exist. */

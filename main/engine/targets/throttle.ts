@@ -1,6 +1,6 @@
 import type { FileType } from '../../../shared/repo/types.js';
 import type { SharedTokenBucket } from '../../../workers/engine/token-bucket.js';
-import type { FileHandle, FileInfo, StorageTarget } from './target.js';
+import { saveOwned, type FileHandle, type FileInfo, type OwnedSave, type StorageTarget } from './target.js';
 
 /** Bytes paid for per step: small enough that a changed limit applies within a fraction of a second. */
 const SLICE = 64 * 1024;
@@ -57,6 +57,10 @@ export class ThrottledTarget implements StorageTarget {
   async save(h: FileHandle, data: Uint8Array): Promise<void> {
     await payBandwidth(this.upload, data.length);
     await this.inner.save(h, data);
+  }
+  async saveOwned(h: FileHandle, data: Uint8Array): Promise<OwnedSave> {
+    await payBandwidth(this.upload, data.length);
+    return saveOwned(this.inner, h, data);
   }
   async load<T>(h: FileHandle, length: number, offset: number, consume: (data: Buffer) => T | Promise<T>): Promise<T> {
     return this.inner.load(h, length, offset, async (data) => {
