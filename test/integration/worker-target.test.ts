@@ -16,7 +16,7 @@ import { backup } from '../../main/engine/backup.js';
 import { Repository } from '../../main/engine/repository.js';
 import { RetryingTarget } from '../../main/engine/targets/retry.js';
 import { loadAll, type FileHandle } from '../../main/engine/targets/target.js';
-import { openTransferTarget } from '../../main/engine/targets/transfer-target.js';
+import { LocalPackThreadTarget, openTransferTarget } from '../../main/engine/targets/transfer-target.js';
 import { WorkerTarget } from '../../main/engine/targets/worker-target.js';
 import { SharedTokenBucket } from '../../workers/engine/token-bucket.js';
 import { fingerprintOf, startSshd } from '../helpers/sshd.js';
@@ -128,6 +128,44 @@ describe('WorkerTarget', () => {
     expect(Buffer.from(retried.data).equals(expected)).toBe(true);
     expect((await loadAll(target, h2)).equals(expected)).toBe(true);
     await target.close();
+  });
+
+  it('a local folder: only pack saves go to the thread, started at the first pack; an unchanged re-run never starts it', async () => {
+    const root = path.join(s.dir, 'local-split');
+    const bucket = SharedTokenBucket.create(64 * 1024 * KiB);
+    const open = () => openTransferTarget(root, {}, { upload: [bucket] });
+    const target = open();
+    expect(target).toBeInstanceOf(LocalPackThreadTarget);
+    const repo = await Repository.init(target, 'pw');
+    expect((target as LocalPackThreadTarget).threadStarted).toBe(false);
+    const src = path.join(s.dir, 'split-src');
+    mkdirSync(src);
+    writeFileSync(path.join(src, 'a.bin'), randomBytes(512 * KiB));
+    await backup(repo, { paths: [src], workers: 1 });
+    expect((target as LocalPackThreadTarget).threadStarted).toBe(true);
+    // A pack lent to the thread is detached here while it is saved there.
+    const pack = new Uint8Array(256 * KiB).fill(7);
+    const saving = target.saveOwned!({ type: 'data', name: 'ab'.repeat(32) }, pack);
+    expect(pack.byteLength).toBe(0);
+    const back = await saving;
+    expect(back.error).toBeUndefined();
+    expect(back.data.byteLength).toBe(256 * KiB);
+    await target.remove({ type: 'data', name: 'ab'.repeat(32) });
+    await repo.close();
+
+    // A run that writes no pack never starts the thread. (The first run's listing moved the folder's
+    // atime, and other processes change /tmp, on the way to the source: a run may still write a tree.)
+    let quiet = false;
+    for (let attempt = 0; attempt < 4 && !quiet; attempt++) {
+      const again = open();
+      const reopened = await Repository.open(again, 'pw');
+      const r = await backup(reopened, { paths: [src], workers: 1 });
+      expect(r.filesRead).toBe(0);
+      quiet = r.summary.tree_blobs === 0;
+      expect((again as LocalPackThreadTarget).threadStarted).toBe(!quiet);
+      await reopened.close();
+    }
+    expect(quiet).toBe(true);
   });
 
   it('closing terminates the thread; an idle thread does not hold the process open', async () => {
