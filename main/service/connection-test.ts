@@ -152,8 +152,8 @@ async function resolve(deps: ConnectionTestDeps, ref: string, field: string): Pr
   }
 }
 
-/** The host's options with credentials given for this test over them (the secrets live only in the result). */
-function withCredentials(location: string, base: OpenTargetOptions, c: RepositoryCredentials): OpenTargetOptions {
+/** The host's options with the given credentials over them (the secrets live only in the result); also how the service opens a repository's target. */
+export function withCredentials(location: string, base: OpenTargetOptions, c: RepositoryCredentials): OpenTargetOptions {
   let o = { ...base };
   if (/^s3:/i.test(location) && c.s3AccessKeyId !== undefined && c.s3SecretAccessKey !== undefined) {
     const { sessionToken: _ignored, ...rest } = o.s3 ?? { accessKeyId: '', secretAccessKey: '' };

@@ -43,7 +43,7 @@ import type { BandwidthSetting } from '../../shared/bandwidth.js';
 import { BandwidthController } from './bandwidth.js';
 import type { LifeboatDatabase } from '../store/database.js';
 import { runShellCommand } from './commands.js';
-import { testConnection } from './connection-test.js';
+import { testConnection, withCredentials } from './connection-test.js';
 import { RepositoryGate } from './repository-gate.js';
 import { RunQueue } from './run-queue.js';
 import { DefaultSecretResolver, validateSecretRef, type SecretResolver } from './secrets.js';
@@ -433,22 +433,17 @@ export class LifeboatService implements LifeboatApi {
       // The host's defaults may insist on keys from the environment; stored ones make them unnecessary.
       if (refs.s3AccessKeyId === undefined) throw e;
     }
-    if (/^s3:/i.test(location) && refs.s3AccessKeyId !== undefined) {
-      const { sessionToken: _ignored, ...rest } = base.s3 ?? { accessKeyId: '', secretAccessKey: '' };
-      base = { ...base, s3: { ...rest, accessKeyId: (await secret('s3AccessKeyId'))!, secretAccessKey: (await secret('s3SecretAccessKey'))! } };
+    if (/^sftp:/i.test(location) && (refs.sftpPassword ?? refs.sftpPrivateKey ?? refs.sftpKeyPassphrase) !== undefined && !base.sftp) {
+      throw new Error('sftp: this service has no host-key pin file configured for SFTP repositories');
     }
-    if (/^sftp:/i.test(location) && (refs.sftpPassword ?? refs.sftpPrivateKey ?? refs.sftpKeyPassphrase) !== undefined) {
-      if (!base.sftp) throw new Error('sftp: this service has no host-key pin file configured for SFTP repositories');
-      const sftp = { ...base.sftp };
-      const [password, privateKey, passphrase] = await Promise.all([secret('sftpPassword'), secret('sftpPrivateKey'), secret('sftpKeyPassphrase')]);
-      if (password !== undefined) sftp.password = password;
-      if (privateKey !== undefined) {
-        sftp.privateKey = privateKey;
-        delete sftp.privateKeyFile;
-      }
-      if (passphrase !== undefined) sftp.passphrase = passphrase;
-      base = { ...base, sftp };
-    }
+    const values: RepositoryCredentials = {};
+    await Promise.all(
+      (Object.keys(refs) as CredentialField[]).map(async (field) => {
+        const v = await secret(field);
+        if (v !== undefined) values[field] = v;
+      }),
+    );
+    base = withCredentials(location, base, values);
     return base;
   }
 
