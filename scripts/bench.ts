@@ -464,6 +464,9 @@ async function main(): Promise<void> {
     const order: ToolName[] = i % 2 === 0 ? ['lifeboat', 'restic'] : ['restic', 'lifeboat'];
     for (const name of order) {
       rmSync(cacheDir, { recursive: true, force: true });
+      // Made empty before the first backup, as an installed tool's cache folder would be: created during it, it would
+      // change the work folder (on the way to the corpus, so in every snapshot) between the first backup and the re-run.
+      mkdirSync(cacheDir);
       const tool = name === 'lifeboat' ? lifeboatTool(passwordFile, cacheDir) : resticTool(passwordFile, cacheDir);
       runs[name].push(await benchTool(tool, work, corpus, expected, sample));
     }

@@ -67,7 +67,8 @@ export interface BackupOptions {
  */
 export function startSourceScan(opts: Pick<BackupOptions, 'paths' | 'excludes' | 'includes'>): SourceScan {
   const includes = opts.includes?.length ? compileExcludes(opts.includes, 'include') : undefined;
-  return SourceScan.start(sourcePaths(opts.paths), compileExcludes(opts.excludes ?? []), includes);
+  const excludes = opts.excludes?.length ? compileExcludes(opts.excludes) : undefined;
+  return SourceScan.start(sourcePaths(opts.paths), excludes, includes);
 }
 
 /** Sources as stored: absolute, distinct, sorted. */
@@ -118,7 +119,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
   const scan = opts.scan ?? startSourceScan(opts);
   const progress = new ProgressTracker('backup', started, opts.onProgress);
   progress.total(scan.filesFound, scan.bytesFound);
-  scan.onFile = (size) => progress.total(1, size);
+  scan.onFiles = (count, bytes) => progress.total(count, bytes);
   await scan.sourcesReadable; // a source that cannot be read fails the backup before it takes a lock
 
   let bytesRead = 0;
@@ -136,13 +137,15 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
       const all = await repo.listSnapshots(() => {});
       return all.filter((s) => s.hostname === hostname && JSON.stringify([...s.paths].sort()) === key).pop();
     };
-    const [, parent] = await Promise.all([repo.loadIndex(), findParent(), scan.done]);
-    // Resume: packs an interrupted backup uploaded but never indexed are indexed and reused. Listing the
-    // packs runs while the parent is matched; it is awaited before any blob is claimed.
-    orphansIndexed = repo.findUnindexedPacks().then(async (orphans) => {
-      if (orphans.length > 0) await repo.saveIndex(orphans);
-    });
-    orphansIndexed.catch(() => {}); // awaited below
+    const folderCache = opts.cacheDir && !opts.full ? FolderCache.for(opts.cacheDir, repo.config.id, hostname, sources, opts.excludes ?? [], opts.includes ?? []) : undefined;
+    const [indexFiles, cached, parent] = await Promise.all([repo.target.list('index'), folderCache?.load(repo.key), findParent()]);
+    // While every index file the cache was confirmed against is still there, so is every tree and blob it names:
+    // then the index is loaded only if something has to be compared with it or written.
+    const present = new Set(indexFiles.map((f) => f.name));
+    const indexKept = cached !== undefined && cached.indexFiles.length > 0 && cached.indexFiles.every((f) => present.has(f));
+    let indexLoaded = indexKept ? undefined : repo.loadIndex(indexFiles);
+    indexLoaded?.catch(() => {}); // awaited below
+    await scan.done;
 
     const packSize = opts.packSize ?? DEFAULT_PACK_SIZE;
     const workers = opts.workers ?? defaultWorkerCount();
@@ -150,16 +153,25 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     const errors: BackupError[] = scan.errors;
     progress.error(errors.length);
     const root = scan.root;
-    const folderCache = opts.cacheDir && !opts.full ? FolderCache.for(opts.cacheDir, repo.config.id, hostname, sources, opts.excludes ?? [], opts.includes ?? []) : undefined;
-    const cached = folderCache ? await folderCache.load(repo.key) : undefined;
     // Folder signatures, subfolders first (a folder is always found after the one holding it).
     const sigs = new Map<DirEntry, string | undefined>();
     if (folderCache) for (let i = scan.dirs.length - 1; i >= 0; i--) sigs.set(scan.dirs[i]!, folderSignature(scan.dirs[i]!, sigs));
     // Workers start loading their code as soon as a file has to be read (never for an unchanged re-run).
-    const matcher = new ParentMatcher(repo, progress, opts.full ?? false, () => {
+    const matcher = new ParentMatcher(repo, scan, progress, opts.full ?? false, () => {
       pool ??= EngineWorkerPool.spawn(workers);
-    }, cached, sigs);
-    await matcher.match(root, parent?.tree);
+    }, cached?.folders, sigs);
+    // Nothing changed anywhere since the cache was written: the snapshot is all that is left to write.
+    const unchanged = indexKept && matcher.reuseCached(root, { indexChecked: true });
+    if (!unchanged) {
+      await (indexLoaded ??= repo.loadIndex(indexFiles));
+      // Resume: packs an interrupted backup uploaded but never indexed are indexed and reused. Listing the
+      // packs runs while the parent is matched; it is awaited before any blob is claimed.
+      orphansIndexed = repo.findUnindexedPacks().then(async (orphans) => {
+        if (orphans.length > 0) await repo.saveIndex(orphans);
+      });
+      orphansIndexed.catch(() => {}); // awaited below
+      await matcher.match(root, parent?.tree);
+    }
     checkAborted(opts.signal);
 
     await orphansIndexed;
@@ -201,7 +213,15 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
 
     // Trees are saved bottom-up as soon as everything below a folder is known, mostly while workers still read.
     const trees = new TreeSaver(repo, packSize, (p) => uploader.enqueue(p));
-    const counts = { files_new: 0, files_changed: 0, files_unmodified: matcher.reusedFiles, dirs_new: 0, dirs_changed: 0, dirs_unmodified: matcher.reusedDirs };
+    const counts: Counts = {
+      files_new: 0,
+      files_changed: 0,
+      files_unmodified: matcher.reusedFiles,
+      dirs_new: 0,
+      dirs_changed: 0,
+      dirs_unmodified: matcher.reusedDirs,
+      bytes: matcher.reusedBytes,
+    };
     const finishFile = (f: FileEntry) => {
       const dir = f.dir!;
       if (--dir.pending === 0) settleDir(dir, trees, counts, matcher.unchanged);
@@ -300,13 +320,18 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     const summary: SnapshotSummary = {
       backup_start: formatGoTime(startNs),
       backup_end: formatGoTime(endNs),
-      ...counts,
+      files_new: counts.files_new,
+      files_changed: counts.files_changed,
+      files_unmodified: counts.files_unmodified,
+      dirs_new: counts.dirs_new,
+      dirs_changed: counts.dirs_changed,
+      dirs_unmodified: counts.dirs_unmodified,
       data_blobs: dataBlobs,
       tree_blobs: trees.added,
       data_added: progress.bytesAdded + trees.bytesAdded,
       data_added_packed: progress.bytesStored + trees.bytesStored,
-      total_files_processed: scan.files.reduce((n, f) => n + (f.failed ? 0 : 1), 0),
-      total_bytes_processed: scan.files.reduce((n, f) => n + (f.failed ? 0 : (f.node.size ?? 0)), 0),
+      total_files_processed: counts.files_new + counts.files_changed + counts.files_unmodified,
+      total_bytes_processed: counts.bytes,
     };
     const snap: SnapshotJSON = {
       time: formatGoTime(opts.time ?? startNs),
@@ -323,10 +348,11 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
       summary,
     };
     const id = await repo.saveJSON('snapshots', JSON.stringify(snap));
-    if (folderCache) {
+    if (folderCache && !unchanged) {
       const folders = cacheableFolders(scan, sigs, matcher.reused);
+      const sameIndex = cached !== undefined && cached.indexFiles.length === repo.index.files.size && cached.indexFiles.every((f) => repo.index.files.has(f));
       // A cache that cannot be written costs the next run time, not this run its snapshot.
-      if (!cached || !sameFolders(folders, cached)) await folderCache.save(repo.key, folders).catch(() => {});
+      if (!cached || !sameIndex || !sameFolders(folders, cached.folders)) await folderCache.save(repo.key, folders, repo.index.files).catch(() => {});
     }
     progress.setPhase('done');
     const result: BackupResult = { snapshot: { ...snap, id }, partial: errors.length > 0, errors, summary, filesRead: toRead.length, bytesRead };
@@ -404,8 +430,8 @@ export class ProgressTracker {
     if (file) this.p.currentFile = file;
     this.emit(false);
   }
-  fileDone(file?: string): void {
-    this.p.filesDone++;
+  fileDone(count = 1, file?: string): void {
+    this.p.filesDone += count;
     if (file) this.p.currentFile = file;
     this.emit(false);
   }
@@ -474,13 +500,15 @@ class ParentMatcher {
   readonly unchanged = new Set<FileEntry>();
   /** Folders whose tree came from the folder cache, with their cache entry. */
   readonly reused = new Map<DirEntry, CachedFolder>();
-  /** Files and folders below a reused folder (the reused folder itself is counted with its parent's tree). */
+  /** Files (and their bytes) and folders below a reused folder (the reused folder itself is counted with its parent's tree). */
   reusedFiles = 0;
+  reusedBytes = 0;
   reusedDirs = 0;
   private readonly treeLoads = new Limiter(16);
 
   constructor(
     private readonly repo: Repository,
+    private readonly scan: SourceScan,
     private readonly progress: ProgressTracker,
     private readonly full: boolean,
     /** Called for each file that will have to be read. */
@@ -496,9 +524,10 @@ class ParentMatcher {
   /**
    * Takes `dir`'s tree, and those of every folder below it, from the folder
    * cache when its signature is unchanged and the index still has each tree
-   * and each file's blobs. Its files are then unchanged and not read.
+   * and each file's blobs (`indexChecked`: known without looking, see
+   * `LoadedFolderCache.indexFiles`). Its files are then unchanged and not read.
    */
-  private reuseCached(dir: DirEntry): boolean {
+  reuseCached(dir: DirEntry, opts: { indexChecked?: boolean } = {}): boolean {
     const hit = this.cache?.get(dir.path);
     if (!hit || hit.sig !== this.sigs?.get(dir)) return false;
     const index = this.repo.index;
@@ -507,7 +536,8 @@ class ParentMatcher {
     while (stack.length > 0) {
       const d = stack.pop()!;
       const c = this.cache!.get(d.path);
-      if (!c || !index.has('tree', c.tree) || !everyBlob(c, (b) => index.has('data', b))) return false;
+      if (!c) return false;
+      if (!opts.indexChecked && (!index.has('tree', c.tree) || !everyBlob(c, (b) => index.has('data', b)))) return false;
       below.push([d, c]);
       for (const e of d.children.values()) if (e.kind === 'dir') stack.push(e);
     }
@@ -515,13 +545,12 @@ class ParentMatcher {
       d.subtree = c.tree;
       this.reused.set(d, c);
       if (d !== dir) this.reusedDirs++;
-      for (const e of d.children.values()) {
-        if (e.kind !== 'file') continue;
-        this.unchanged.add(e);
-        this.reusedFiles++;
-        this.progress.addBytes(e.size);
-        this.progress.fileDone();
-      }
+      this.reusedFiles += d.fileCount;
+      this.reusedBytes += d.fileBytes;
+      this.progress.addBytes(d.fileBytes);
+      this.progress.fileDone(d.fileCount);
+      // Files already materialized (a source that is a file, a folder someone materialized) are not to be read.
+      if (!d.pendingListing) for (const e of d.children.values()) if (e.kind === 'file') this.unchanged.add(e);
     }
     if (dir.parent) dir.parent.pending--; // its tree is known: the folder holding it waits for it no more
     return true;
@@ -529,6 +558,7 @@ class ParentMatcher {
 
   private async matchDir(dir: DirEntry, treeId: Id | undefined): Promise<void> {
     if (this.reuseCached(dir)) return;
+    this.scan.materialize(dir);
     const kids = treeId ? await this.parentChildren(dir, treeId) : undefined;
     const below: Promise<void>[] = [];
     for (const e of dir.children.values()) {
@@ -598,7 +628,8 @@ function unchangedParentTree(dir: DirEntry, nodes: TreeNode[], repo: Repository)
   return repo.index.has('tree', id) ? id : undefined;
 }
 
-type Counts = Pick<SnapshotSummary, 'files_new' | 'files_changed' | 'files_unmodified' | 'dirs_new' | 'dirs_changed' | 'dirs_unmodified'>;
+/** The snapshot summary's counts, and the bytes of the files it holds. */
+type Counts = Pick<SnapshotSummary, 'files_new' | 'files_changed' | 'files_unmodified' | 'dirs_new' | 'dirs_changed' | 'dirs_unmodified'> & { bytes: number };
 
 /**
  * Saves a folder's tree once all its children are final (files read, subfolders
@@ -615,6 +646,7 @@ function settleDir(dir: DirEntry, trees: TreeSaver, counts: Counts, unchanged: S
         if (unchanged.has(e)) counts.files_unmodified++;
         else if (e.parentNode) counts.files_changed++;
         else counts.files_new++;
+        counts.bytes += e.node.size ?? 0;
         nodes.push(e.node);
       } else if (e.kind === 'other') {
         nodes.push(e.node);

@@ -23,7 +23,22 @@ export interface CachedFolder {
 /** The folders of the cache, by path. */
 export type FolderCacheState = Map<string, CachedFolder>;
 
-const FORMAT = 2;
+/** A cache file's contents: its folders, and the index files that listed every tree and blob they name. */
+export interface LoadedFolderCache {
+  folders: FolderCacheState;
+  /**
+   * IDs of the repository's index files when the cache was written: together
+   * they listed every tree and blob the folders name. Index files are
+   * immutable and named by their content's hash, and a prune removes the old
+   * ones before any pack they list, so while all of them are still there,
+   * every tree and blob the cache names is too, without loading the index.
+   */
+  indexFiles: string[];
+}
+
+const FORMAT = 4;
+/** A blob list that fails every check (`everyBlob`): what a folder gets when the file's blob part cannot be read. */
+const UNREADABLE_BLOBS = 'unreadable';
 
 /**
  * The folder cache: for each folder of a backup's sources, the signature of
@@ -31,9 +46,12 @@ const FORMAT = 2;
  * snapshot. The next backup of the same sources whose parent is that snapshot
  * reuses the tree of a folder whose signature is unchanged (a Merkle
  * signature, so everything below it is unchanged too) without reading the
- * parent's trees, once the index confirms the tree and its files' blobs are
- * still there. Borg keeps a files cache for the same reason; restic reads
- * every parent tree.
+ * parent's trees, once it is known that the tree and its files' blobs are
+ * still in the repository: without loading the index while every index file
+ * the cache was written against is still there (see
+ * `LoadedFolderCache.indexFiles`), by looking each one up in the index
+ * otherwise. Borg keeps a files cache for the same reason; restic reads every
+ * parent tree.
  *
  * The file is sealed with the repository's master key (the same
  * authenticated encryption as the repository's blobs): it names paths and
@@ -59,25 +77,65 @@ export class FolderCache {
     return new FolderCache(path.join(dir, repoId, `folders-${key}`));
   }
 
-  /** The cached folders; undefined when there is no cache, or it is unreadable or not sealed with this key. */
-  async load(key: MasterKey): Promise<FolderCacheState | undefined> {
+  /**
+   * The cache; undefined when there is none, or it is unreadable, of another
+   * format or not sealed with this key. The file holds two sealed parts: the
+   * folders (path, signature, tree) and the index files, then the folders'
+   * blob lists, which are decrypted only when a folder's `blobs` is first read
+   * (an unchanged re-run whose index files are all still there never needs
+   * them; they are most of the file).
+   */
+  async load(key: MasterKey): Promise<LoadedFolderCache | undefined> {
     try {
-      const sealed = await fsp.readFile(this.file);
-      const doc = JSON.parse(openSealed(key, sealed).toString('utf8')) as { format?: unknown; folders?: unknown };
-      if (doc.format !== FORMAT || !Array.isArray(doc.folders)) return undefined;
+      const file = await fsp.readFile(this.file);
+      const headLength = file.readUInt32LE(0);
+      const doc = JSON.parse(openSealed(key, file.subarray(4, 4 + headLength)).toString('utf8')) as { format?: unknown; folders?: unknown; indexFiles?: unknown };
+      if (doc.format !== FORMAT || !Array.isArray(doc.folders) || !Array.isArray(doc.indexFiles)) return undefined;
+      if (!doc.indexFiles.every((f) => typeof f === 'string' && /^[0-9a-f]{64}$/.test(f))) return undefined;
+      let blobLists: unknown[] | undefined;
+      const blobsOf = (i: number): string => {
+        if (!blobLists) {
+          try {
+            const parsed = JSON.parse(openSealed(key, file.subarray(4 + headLength)).toString('utf8')) as { head?: unknown; blobs?: unknown };
+            // The blob part names the folder part it belongs to: one from another cache file is not taken.
+            blobLists = parsed.head === headDigest(file.subarray(4, 4 + headLength)) && Array.isArray(parsed.blobs) ? parsed.blobs : [];
+          } catch {
+            blobLists = [];
+          }
+        }
+        const b = blobLists[i];
+        return typeof b === 'string' ? b : UNREADABLE_BLOBS;
+      };
       const folders: FolderCacheState = new Map();
-      for (const f of doc.folders as [string, string, string, string][]) folders.set(f[0], { sig: f[1], tree: f[2], blobs: f[3] });
-      return folders;
+      (doc.folders as [string, string, string][]).forEach((f, i) => {
+        const folder = { sig: f[1], tree: f[2] } as CachedFolder;
+        // An own, enumerable getter: a copy made with spread reads it like a plain field.
+        Object.defineProperty(folder, 'blobs', { enumerable: true, configurable: true, get: () => blobsOf(i) });
+        folders.set(f[0], folder);
+      });
+      return { folders, indexFiles: doc.indexFiles as string[] };
     } catch {
       return undefined;
     }
   }
 
-  /** Replaces the cache atomically (a temporary file renamed over it); failures are the caller's to ignore. */
-  async save(key: MasterKey, state: FolderCacheState): Promise<void> {
-    const folders: [string, string, string, string][] = [];
-    for (const [p, f] of state) folders.push([p, f.sig, f.tree, f.blobs]);
-    const sealed = seal(key, Buffer.from(JSON.stringify({ format: FORMAT, folders }), 'utf8'));
+  /**
+   * Replaces the cache atomically (a temporary file renamed over it); failures
+   * are the caller's to ignore. `indexFiles`: the index files that list every
+   * tree and blob of `state` (see {@link LoadedFolderCache.indexFiles}).
+   */
+  async save(key: MasterKey, state: FolderCacheState, indexFiles: Iterable<string>): Promise<void> {
+    const folders: [string, string, string][] = [];
+    const blobLists: string[] = [];
+    for (const [p, f] of state) {
+      folders.push([p, f.sig, f.tree]);
+      blobLists.push(f.blobs);
+    }
+    const head = seal(key, Buffer.from(JSON.stringify({ format: FORMAT, folders, indexFiles: [...indexFiles].sort() }), 'utf8'));
+    const length = Buffer.alloc(4);
+    length.writeUInt32LE(head.length, 0);
+    const blobPart = seal(key, Buffer.from(JSON.stringify({ head: headDigest(head), blobs: blobLists }), 'utf8'));
+    const sealed = Buffer.concat([length, head, blobPart]);
     await fsp.mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
     const tmp = `${this.file}.tmp-${randomBytes(6).toString('hex')}`;
     try {
@@ -90,13 +148,20 @@ export class FolderCache {
   }
 }
 
+/** What the blob part of a cache file records of the folder part it goes with. */
+function headDigest(sealedHead: Uint8Array): string {
+  return createHash('sha256').update(sealedHead).digest('hex');
+}
+
 /**
  * The folder signature: a SHA-256 over the folder's listing as read (every
  * entry's name, lstat fields and symlink target: everything its tree records
  * but file contents and subtrees) and over each subfolder's own signature, so
- * equal signatures mean a folder unchanged all the way down. Undefined when
- * the folder or one below was not listed by a scan. `sigs` must already hold
- * the subfolders'.
+ * equal signatures mean a folder unchanged all the way down (for a folder on
+ * the way to a source, which is not listed, its digest covers the entries
+ * the scan found in it: see `DirEntry.unlisted`). Undefined when the folder or
+ * one below has no listing digest (its listing failed). `sigs` must already
+ * hold the subfolders'.
  */
 export function folderSignature(dir: DirEntry, sigs: Map<DirEntry, string | undefined>): string | undefined {
   if (!dir.listingDigest) return undefined;
@@ -111,7 +176,6 @@ export function folderSignature(dir: DirEntry, sigs: Map<DirEntry, string | unde
   }
   return h.digest('base64');
 }
-
 
 /**
  * The folder cache after a snapshot: every folder with its signature, tree

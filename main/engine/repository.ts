@@ -112,10 +112,10 @@ export class Repository {
 
   // ---- index
 
-  /** Loads every index file into the master index (once). */
-  async loadIndex(): Promise<MasterIndex> {
+  /** Loads every index file into the master index (once); `listing`: the index folder's, when the caller has just listed it. */
+  async loadIndex(listing?: readonly { name: string }[]): Promise<MasterIndex> {
     if (this.indexLoaded) return this.index;
-    const files = await this.target.list('index');
+    const files = listing ?? (await this.target.list('index'));
     await mapLimit(files, 8, async (f) => {
       if (this.index.files.has(f.name)) return;
       this.index.addIndexFile(f.name, await this.loadJSON<IndexJSON>('index', f.name));

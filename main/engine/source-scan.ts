@@ -63,11 +63,27 @@ export interface DirEntry {
    * cache's signature; absent for folders not listed by a scan.
    */
   listingDigest?: Buffer;
+  /**
+   * The virtual root, or a folder on the way to a source: never listed, its
+   * children are the sources and folders on the way below it, and its
+   * `listingDigest` is taken over their nodes once the scan is done.
+   */
+  unlisted?: boolean;
+  /**
+   * The folder's listing while its files, symlinks and other non-folder
+   * entries are not yet in `children` (subfolders and unreadable entries are
+   * added as the folder is read); `SourceScan.materialize` adds them. A folder
+   * whose tree comes from the folder cache never needs them.
+   */
+  pendingListing?: Listing;
+  /** Files directly in the folder (excludes and includes applied), and their bytes: known before they are materialized. */
+  fileCount: number;
+  fileBytes: number;
 }
 export type Entry = FileEntry | OtherEntry | DirEntry;
 
 /** What a scan needs of an entry's lstat (the native scan and node:fs both give it). */
-interface EntryStat {
+export interface EntryStat {
   mode: number;
   uid: number;
   gid: number;
@@ -82,7 +98,7 @@ interface EntryStat {
 }
 
 /** One entry of a folder as read: its stat, or why it could not be read; a symlink's target. */
-interface RawEntry {
+export interface RawEntry {
   name: string;
   stat?: EntryStat;
   error?: string;
@@ -218,7 +234,8 @@ function nativeScanDir(): ((dir: string) => Promise<NativeDirScan>) | undefined 
  */
 export class SourceScan {
   /** The virtual root: the sources hang below it at their absolute paths. */
-  readonly root: DirEntry = { kind: 'dir', name: '', path: '/', children: new Map(), pending: 0 };
+  readonly root: DirEntry = { kind: 'dir', name: '', path: '/', children: new Map(), pending: 0, unlisted: true, fileCount: 0, fileBytes: 0 };
+  /** Files of the folders materialized so far (see `materialize`), and the sources that are files. */
   readonly files: FileEntry[] = [];
   /** Every folder entry, the virtual root included. */
   readonly dirs: DirEntry[] = [this.root];
@@ -230,8 +247,8 @@ export class SourceScan {
   /** Files and their bytes found so far. */
   filesFound = 0;
   bytesFound = 0;
-  /** Called for each file found (progress). */
-  onFile: ((size: number) => void) | undefined;
+  /** Called as files are found, with their count and bytes (progress). */
+  onFiles: ((count: number, bytes: number) => void) | undefined;
   private readonly io = new Limiter(64);
   private readonly nativeScans = new Limiter(NATIVE_SCANS_IN_FLIGHT);
   private readonly native = nativeScanDir();
@@ -240,7 +257,7 @@ export class SourceScan {
 
   private constructor(
     readonly sources: string[],
-    private readonly excludes: ExcludeMatcher,
+    private readonly excludes: ExcludeMatcher | undefined,
     private readonly includes: ExcludeMatcher | undefined,
   ) {
     this.sourcesReadable = this.checkSources();
@@ -250,8 +267,8 @@ export class SourceScan {
     this.done.catch(() => {});
   }
 
-  /** Starts walking `sources` (absolute, sorted, distinct). */
-  static start(sources: string[], excludes: ExcludeMatcher, includes: ExcludeMatcher | undefined): SourceScan {
+  /** Starts walking `sources` (absolute, sorted, distinct); `excludes` and `includes` are absent when there are none. */
+  static start(sources: string[], excludes: ExcludeMatcher | undefined, includes: ExcludeMatcher | undefined): SourceScan {
     return new SourceScan(sources, excludes, includes);
   }
 
@@ -283,7 +300,7 @@ export class SourceScan {
         let next = dir.children.get(name);
         if (!next || next.kind !== 'dir') {
           const st = fromBigIntStats(await fsp.lstat(cur, { bigint: true }));
-          next = { kind: 'dir', name, path: cur, node: nodeFromStat(name, st), dev: st.dev, children: new Map(), pending: 0 };
+          next = { kind: 'dir', name, path: cur, node: nodeFromStat(name, st), dev: st.dev, children: new Map(), pending: 0, unlisted: true, fileCount: 0, fileBytes: 0 };
           this.addDir(dir, next);
         }
         dir = next;
@@ -301,6 +318,7 @@ export class SourceScan {
       const d = this.addEntry(dir, raw, src);
       if (d) await this.walkDir(d);
     }
+    for (const d of this.dirs) if (d.unlisted && !d.listingDigest) d.listingDigest = unlistedDigest(d);
   }
 
   private addDir(parent: DirEntry, d: DirEntry): void {
@@ -320,9 +338,33 @@ export class SourceScan {
     }
   }
 
-  /** Adds one read entry to `dir`; returns it when it is a folder to walk. */
-  private addEntry(dir: DirEntry, raw: RawEntry, full: string): DirEntry | undefined {
-    if (this.excludes(full)) return undefined;
+  /**
+   * Adds `dir`'s files, symlinks and other entries not added while it was
+   * read (see `DirEntry.pendingListing`); nothing when they are already there.
+   */
+  materialize(dir: DirEntry): void {
+    const listing = dir.pendingListing;
+    if (!listing) return;
+    dir.pendingListing = undefined;
+    const base = dir.path.endsWith(path.sep) ? dir.path : dir.path + path.sep;
+    for (let i = 0; i < listing.names.length; i++) {
+      const format = listing.format(i);
+      if (format !== S_IFDIR && format !== FORMAT_ERROR) this.addEntry(dir, listing.entry(i), base + listing.names[i]!, false);
+    }
+  }
+
+  /** Materializes every folder (for those that need every entry at once). */
+  materializeAll(): void {
+    for (const d of this.dirs) this.materialize(d);
+  }
+
+  /**
+   * Adds one read entry to `dir`; returns it when it is a folder to walk.
+   * `count`: a file is counted in the folder's `fileCount` (false when it was
+   * counted as the folder was read).
+   */
+  private addEntry(dir: DirEntry, raw: RawEntry, full: string, count = true): DirEntry | undefined {
+    if (this.excludes?.(full)) return undefined;
     const st = raw.stat;
     if (!st || raw.error !== undefined) {
       this.errors.push({ path: full, message: raw.error ?? 'cannot be read' });
@@ -332,7 +374,7 @@ export class SourceScan {
     if (node.type === 'dir') {
       // Another device (a mount point, a subvolume): its own file system decides how it is scanned.
       const sync = st.dev === dir.dev ? dir.sync === true : this.isLocal(full);
-      const d: DirEntry = { kind: 'dir', name: raw.name, path: full, node, dev: st.dev, sync, children: new Map(), pending: 0 };
+      const d: DirEntry = { kind: 'dir', name: raw.name, path: full, node, dev: st.dev, sync, children: new Map(), pending: 0, fileCount: 0, fileBytes: 0 };
       this.addDir(dir, d);
       return d;
     }
@@ -341,9 +383,7 @@ export class SourceScan {
       const f: FileEntry = { kind: 'file', name: raw.name, path: full, size: st.size, node, dir };
       dir.children.set(raw.name, f);
       this.files.push(f);
-      this.filesFound++;
-      this.bytesFound += st.size;
-      this.onFile?.(st.size);
+      if (count) this.countFiles(dir, 1, st.size);
       return undefined;
     }
     if (node.type === 'symlink') node.linktarget = raw.linktarget ?? '';
@@ -351,20 +391,49 @@ export class SourceScan {
     return undefined;
   }
 
+  private countFiles(dir: DirEntry, count: number, bytes: number): void {
+    dir.fileCount += count;
+    dir.fileBytes += bytes;
+    this.filesFound += count;
+    this.bytesFound += bytes;
+    this.onFiles?.(count, bytes);
+  }
+
+  /**
+   * Reads a folder: its subfolders and unreadable entries are added at once
+   * (the walk goes on into the former, the latter are errors), its files are
+   * counted, and the rest waits in `pendingListing` until `materialize`.
+   */
   private async walkDir(dir: DirEntry): Promise<void> {
     const base = dir.path.endsWith(path.sep) ? dir.path : dir.path + path.sep;
-    let entries: RawEntry[];
+    let listing: Listing;
     try {
-      ({ entries, digest: dir.listingDigest } = await this.readDir(dir, base));
+      ({ listing, digest: dir.listingDigest } = await this.readDir(dir, base));
     } catch (e) {
       this.errors.push({ path: dir.path, message: (e as Error).message });
       return;
     }
     const subdirs: DirEntry[] = [];
-    for (const raw of entries) {
-      const d = this.addEntry(dir, raw, base + raw.name);
-      if (d) subdirs.push(d);
+    let files = 0;
+    let bytes = 0;
+    for (let i = 0; i < listing.names.length; i++) {
+      const format = listing.format(i);
+      if (format === S_IFDIR || format === FORMAT_ERROR) {
+        const d = this.addEntry(dir, listing.entry(i), base + listing.names[i]!);
+        if (d) subdirs.push(d);
+      } else if (format === S_IFREG && (this.excludes || this.includes)) {
+        const full = base + listing.names[i]!;
+        if (!this.excludes?.(full) && (!this.includes || this.includes(full))) {
+          files++;
+          bytes += listing.size(i);
+        }
+      } else if (format === S_IFREG) {
+        files++;
+        bytes += listing.size(i);
+      }
     }
+    dir.pendingListing = listing;
+    if (files > 0) this.countFiles(dir, files, bytes);
     if (dir.sync && !this.native) {
       for (const d of subdirs) await this.walkDir(d); // depth first, one call at a time
     } else {
@@ -373,50 +442,19 @@ export class SourceScan {
   }
 
   /** A folder's entries with their stats (the native scan, or node:fs), and the listing's digest. */
-  private async readDir(dir: DirEntry, base: string): Promise<{ entries: RawEntry[]; digest: Buffer }> {
+  private async readDir(dir: DirEntry, base: string): Promise<{ listing: Listing; digest: Buffer }> {
     if (this.native) {
       const scanDir = this.native;
       const r = await this.nativeScans.run(() => scanDir(dir.path));
       if (r.errno !== undefined) throw new Error(errnoMessage(r.errno, 'scandir', dir.path));
       // The listing's digest straight from the scan's bytes: the names, every entry's fields, the symlink targets.
-      const names = r.names === '' ? [] : r.names.split('\0');
       const digest = createHash('sha256')
         .update(r.names)
         .update('\0\0')
         .update(new Uint8Array(r.stats.buffer, r.stats.byteOffset, r.stats.byteLength))
         .update(r.links.map((l) => l ?? '').join('\0'))
         .digest();
-      const out: RawEntry[] = new Array<RawEntry>(names.length);
-      const s = r.stats;
-      for (let i = 0, o = 0; i < names.length; i++, o += SCAN_FIELDS) {
-        const name = names[i]!;
-        const errno = Number(s[o]);
-        if (errno !== 0) {
-          out[i] = { name, error: errnoMessage(errno, 'lstat', base + name) };
-          continue;
-        }
-        const stat: EntryStat = {
-          mode: Number(s[o + 1]),
-          uid: Number(s[o + 2]),
-          gid: Number(s[o + 3]),
-          ino: Number(s[o + 4]),
-          dev: Number(s[o + 5]),
-          nlink: Number(s[o + 6]),
-          size: Number(s[o + 7]),
-          rdev: Number(s[o + 8]),
-          atimeNs: s[o + 9]!,
-          mtimeNs: s[o + 10]!,
-          ctimeNs: s[o + 11]!,
-        };
-        const linkErrno = Number(s[o + 12]);
-        out[i] =
-          linkErrno !== 0
-            ? { name, error: errnoMessage(linkErrno, 'readlink', base + name) }
-            : r.links[i] !== undefined
-              ? { name, stat, linktarget: r.links[i]! }
-              : { name, stat };
-      }
-      return { entries: out, digest };
+      return { listing: new NativeListing(r.names === '' ? [] : r.names.split('\0'), r.stats, r.links, base), digest };
     }
     const out = await this.readDirFs(dir, base);
     const h = createHash('sha256');
@@ -424,7 +462,7 @@ export class SourceScan {
       const st = e.stat;
       h.update(`${e.name}\0${e.error ?? ''}\0${st ? `${st.mode}\0${st.uid}\0${st.gid}\0${st.ino}\0${st.dev}\0${st.nlink}\0${st.size}\0${st.rdev}\0${st.atimeNs}\0${st.mtimeNs}\0${st.ctimeNs}` : ''}\0${e.linktarget ?? ''}\n`);
     }
-    return { entries: out, digest: h.digest() };
+    return { listing: new RawListing(out), digest: h.digest() };
   }
 
   private async readDirFs(dir: DirEntry, base: string): Promise<RawEntry[]> {
@@ -470,5 +508,118 @@ export class SourceScan {
   }
 }
 
+/**
+ * The listing digest of a folder that was not listed (the virtual root, a
+ * folder on the way to a source): over its children's names and nodes as
+ * scanned (their lstat fields), which is all its tree records of them
+ * besides their contents and subtrees.
+ */
+function unlistedDigest(dir: DirEntry): Buffer {
+  const h = createHash('sha256').update('unlisted\0');
+  for (const name of [...dir.children.keys()].sort()) {
+    const e = dir.children.get(name)!;
+    h.update(`${name}\0${e.kind}\0${JSON.stringify(e.node ?? null, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}\n`);
+  }
+  return h.digest();
+}
+
 /** int64 fields per entry in the native scan's `stats` (native/src/scan.h). */
 const SCAN_FIELDS = 13;
+const S_IFDIR = 0o040000;
+const S_IFREG = 0o100000;
+/** `Listing.format` of an entry that could not be read. */
+const FORMAT_ERROR = -1;
+/** Index of an int64's low 32 bits in an Int32Array over the same bytes. */
+const LOW_WORD = os.endianness() === 'LE' ? 0 : 1;
+
+/**
+ * A folder's entries as read, decoded one at a time: the walk needs only each
+ * entry's kind and a file's size, and a folder whose tree the folder cache
+ * supplies never needs more, so no per-entry objects are made for it.
+ */
+export interface Listing {
+  readonly names: readonly string[];
+  /** Entry i's file-type bits (`mode & S_IFMT`), or FORMAT_ERROR when it could not be read. */
+  format(i: number): number;
+  /** Entry i's size (meaningful for regular files). */
+  size(i: number): number;
+  /** Entry i in full. */
+  entry(i: number): RawEntry;
+}
+
+/** A listing as the native scan gives it: int64 fields per entry (see `NativeDirScan`). */
+class NativeListing implements Listing {
+  private readonly words: Int32Array;
+
+  constructor(
+    readonly names: readonly string[],
+    private readonly stats: BigInt64Array,
+    private readonly links: (string | undefined)[],
+    private readonly base: string,
+  ) {
+    // The low 32 bits of errno and mode fields, read without making a BigInt per field.
+    this.words = new Int32Array(stats.buffer, stats.byteOffset, stats.length * 2);
+  }
+
+  private low(i: number, field: number): number {
+    return this.words[(i * SCAN_FIELDS + field) * 2 + LOW_WORD]!;
+  }
+
+  format(i: number): number {
+    if (this.low(i, 0) !== 0 || this.low(i, 12) !== 0) return FORMAT_ERROR;
+    return this.low(i, 1) & S_IFMT;
+  }
+
+  size(i: number): number {
+    const o = (i * SCAN_FIELDS + 7) * 2;
+    // An int64 from its two halves, exact below 2^53 (any file size).
+    return (this.words[o + LOW_WORD]! >>> 0) + this.words[o + 1 - LOW_WORD]! * 2 ** 32;
+  }
+
+  entry(i: number): RawEntry {
+    const s = this.stats;
+    const o = i * SCAN_FIELDS;
+    const name = this.names[i]!;
+    const errno = Number(s[o]);
+    if (errno !== 0) return { name, error: errnoMessage(errno, 'lstat', this.base + name) };
+    const linkErrno = Number(s[o + 12]);
+    if (linkErrno !== 0) return { name, error: errnoMessage(linkErrno, 'readlink', this.base + name) };
+    const stat: EntryStat = {
+      mode: Number(s[o + 1]),
+      uid: Number(s[o + 2]),
+      gid: Number(s[o + 3]),
+      ino: Number(s[o + 4]),
+      dev: Number(s[o + 5]),
+      nlink: Number(s[o + 6]),
+      size: Number(s[o + 7]),
+      rdev: Number(s[o + 8]),
+      atimeNs: s[o + 9]!,
+      mtimeNs: s[o + 10]!,
+      ctimeNs: s[o + 11]!,
+    };
+    const link = this.links[i];
+    return link !== undefined ? { name, stat, linktarget: link } : { name, stat };
+  }
+}
+
+/** A listing read with node:fs (entries already decoded). */
+class RawListing implements Listing {
+  readonly names: readonly string[];
+
+  constructor(private readonly entries: RawEntry[]) {
+    this.names = entries.map((e) => e.name);
+  }
+
+  format(i: number): number {
+    const e = this.entries[i]!;
+    return e.stat && e.error === undefined ? e.stat.mode & S_IFMT : FORMAT_ERROR;
+  }
+
+  size(i: number): number {
+    return this.entries[i]!.stat?.size ?? 0;
+  }
+
+  entry(i: number): RawEntry {
+    return this.entries[i]!;
+  }
+}

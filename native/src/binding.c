@@ -4,9 +4,10 @@
  *   poly1305(key: Uint8Array(32), msg: Uint8Array): Buffer(16)
  *   poly1305Verify(key: Uint8Array(32), msg: Uint8Array, tag: Uint8Array(16)): boolean
  *   poly1305Impl: string   ("64x64" or "26x5")
- *   scryptRomix(block: Uint8Array(128*r), N: number, r: number): Promise<void>
- *       one scrypt lane, in place, on the libuv thread pool (the block is held
- *       until the promise settles; do not touch it meanwhile)
+ *   scryptLanes(blocks: Uint8Array(k*128*r), N: number, r: number): Promise<void>
+ *       k scrypt lanes one after another, in place, sharing one V array, on
+ *       the libuv thread pool (the blocks are held until the promise settles;
+ *       do not touch them meanwhile)
  *   scanDir(path: string): Promise<{ names, links, stats } | { errno }>  (names: one string, NUL-separated)
  *       one folder's entries with their lstat metadata (see scan.h), read on
  *       the libuv thread pool; POSIX only (absent on Windows)
@@ -131,6 +132,7 @@ typedef struct {
   napi_deferred deferred;
   napi_ref block_ref;
   uint8_t *block;
+  size_t lanes;
   uint64_t n;
   uint32_t r;
   int status;
@@ -139,7 +141,7 @@ typedef struct {
 static void lb_romix_execute(napi_env env, void *data) {
   lb_romix_job *job = (lb_romix_job *)data;
   (void)env;
-  job->status = lb_scrypt_romix(job->block, job->n, job->r);
+  job->status = lb_scrypt_romix(job->block, job->lanes, job->n, job->r);
 }
 
 static void lb_romix_complete(napi_env env, napi_status status, void *data) {
@@ -160,7 +162,7 @@ static void lb_romix_complete(napi_env env, napi_status status, void *data) {
   free(job);
 }
 
-static napi_value lb_js_scrypt_romix(napi_env env, napi_callback_info info) {
+static napi_value lb_js_scrypt_lanes(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
   const uint8_t *block;
@@ -171,16 +173,16 @@ static napi_value lb_js_scrypt_romix(napi_env env, napi_callback_info info) {
 
   LB_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 3) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", "scryptRomix(block, N, r) needs 3 arguments");
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "scryptLanes(blocks, N, r) needs 3 arguments");
     return NULL;
   }
-  if (!lb_get_bytes(env, argv[0], "block", -1, &block, &block_len)) return NULL;
+  if (!lb_get_bytes(env, argv[0], "blocks", -1, &block, &block_len)) return NULL;
   if (napi_get_value_double(env, argv[1], &n) != napi_ok || napi_get_value_double(env, argv[2], &r) != napi_ok) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "N and r must be numbers");
     return NULL;
   }
-  if (!(r >= 1 && r < 1073741824.0) || r != (double)(uint32_t)r || block_len != (size_t)128 * (uint32_t)r) {
-    napi_throw_range_error(env, "ERR_INVALID_ARG_VALUE", "r must be a positive integer and block 128*r bytes long");
+  if (!(r >= 1 && r < 1073741824.0) || r != (double)(uint32_t)r || block_len == 0 || block_len % ((size_t)128 * (uint32_t)r) != 0) {
+    napi_throw_range_error(env, "ERR_INVALID_ARG_VALUE", "r must be a positive integer and blocks a non-empty multiple of 128*r bytes");
     return NULL;
   }
   if (!(n >= 2 && n <= 4294967296.0) || n != (double)(uint64_t)n || ((uint64_t)n & ((uint64_t)n - 1)) != 0) {
@@ -193,11 +195,12 @@ static napi_value lb_js_scrypt_romix(napi_env env, napi_callback_info info) {
     return NULL;
   }
   job->block = (uint8_t *)block;
+  job->lanes = block_len / ((size_t)128 * (uint32_t)r);
   job->n = (uint64_t)n;
   job->r = (uint32_t)r;
   if (napi_create_reference(env, argv[0], 1, &job->block_ref) != napi_ok ||
       napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
-      napi_create_string_utf8(env, "lifeboat:scryptRomix", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_string_utf8(env, "lifeboat:scryptLanes", NAPI_AUTO_LENGTH, &name) != napi_ok ||
       napi_create_async_work(env, NULL, name, lb_romix_execute, lb_romix_complete, job, &job->work) != napi_ok ||
       napi_queue_async_work(env, job->work) != napi_ok) {
     free(job);
@@ -348,8 +351,8 @@ static napi_value lb_init_module(napi_env env, napi_value exports) {
   props[2].value = impl;
   props[2].attributes = napi_enumerable;
 
-  props[3].utf8name = "scryptRomix";
-  props[3].method = lb_js_scrypt_romix;
+  props[3].utf8name = "scryptLanes";
+  props[3].method = lb_js_scrypt_lanes;
   props[3].attributes = napi_enumerable;
 
 #ifndef _WIN32

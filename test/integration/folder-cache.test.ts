@@ -10,9 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backup, startSourceScan } from '../../main/engine/backup.js';
-import { cacheableFolders, FolderCache, folderSignature } from '../../main/engine/folder-cache.js';
+import { cacheableFolders, everyBlob, FolderCache, folderSignature } from '../../main/engine/folder-cache.js';
 import type { DirEntry } from '../../main/engine/source-scan.js';
 import { check } from '../../main/engine/check.js';
+import { prune } from '../../main/engine/prune.js';
 import { Repository } from '../../main/engine/repository.js';
 import { LocalTarget } from '../../main/engine/targets/local.js';
 import { makeSourceTree } from '../fixtures/source-tree.js';
@@ -53,16 +54,22 @@ beforeAll(async () => {
 });
 afterAll(() => s?.dispose());
 
-/** Opens the repository and counts the trees read from it. */
-async function openCounting(): Promise<{ repo: Repository; treesLoaded: () => number }> {
+/** Opens the repository and counts the trees and index files read from it. */
+async function openCounting(): Promise<{ repo: Repository; treesLoaded: () => number; indexFilesLoaded: () => number }> {
   const repo = await Repository.open(new LocalTarget(repoDir), PASSWORD);
-  let n = 0;
+  let trees = 0;
+  let indexFiles = 0;
   const load = repo.loadTree.bind(repo);
   repo.loadTree = (id) => {
-    n++;
+    trees++;
     return load(id);
   };
-  return { repo, treesLoaded: () => n };
+  const loadJSON = repo.loadJSON.bind(repo);
+  repo.loadJSON = ((type: string, name: string) => {
+    if (type === 'index') indexFiles++;
+    return loadJSON(type as never, name);
+  }) as typeof repo.loadJSON;
+  return { repo, treesLoaded: () => trees, indexFilesLoaded: () => indexFiles };
 }
 
 /**
@@ -70,20 +77,45 @@ async function openCounting(): Promise<{ repo: Repository; treesLoaded: () => nu
  * also records the folders on the way (/tmp among them), which other processes change.
  */
 async function run(opts: { cache: boolean }) {
-  const { repo, treesLoaded } = await openCounting();
+  const { repo, treesLoaded, indexFilesLoaded } = await openCounting();
   try {
     const res = await backup(repo, { paths: [src], ...(opts.cache ? { cacheDir } : {}) });
     const loaded = treesLoaded();
+    const indexLoaded = indexFilesLoaded();
     let tree = res.snapshot.tree;
     for (const name of src.split(path.sep).filter(Boolean)) {
       const node = (await repo.loadTree(tree)).nodes.find((n) => n.name === name);
       if (!node?.subtree) throw new Error(`no folder ${name} on the way to ${src} in the snapshot`);
       tree = node.subtree;
     }
-    return { res, tree, treesLoaded: loaded };
+    return { res, tree, treesLoaded: loaded, indexFilesLoaded: indexLoaded };
   } finally {
     await repo.close();
   }
+}
+
+/**
+ * The lstat times of the folders on the way to `src` (/tmp among them, where
+ * other processes come and go). Their trees record them, so a run reuses
+ * everything only while they stay as they were when the cache was written.
+ */
+function wayStamp(): string {
+  const out: string[] = [];
+  for (let p = path.dirname(src); ; p = path.dirname(p)) {
+    const st = lstatSync(p, { bigint: true });
+    out.push(`${p} ${st.atimeNs} ${st.mtimeNs} ${st.ctimeNs}`);
+    if (p === path.dirname(p)) return out.join('\n');
+  }
+}
+
+/** A cached run during which no folder on the way to `src` changed (tried a few times: /tmp is busy while tests run). */
+async function quietRun(): Promise<Awaited<ReturnType<typeof run>>> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const stamp = wayStamp();
+    const r = await run({ cache: true });
+    if (wayStamp() === stamp) return r;
+  }
+  throw new Error(`the folders on the way to ${src} changed during each of 5 runs`);
 }
 
 function cacheFile(): string {
@@ -97,11 +129,12 @@ describe('the folder cache', () => {
     const first = await run({ cache: true });
     expect(first.res.filesRead).toBeGreaterThan(5);
 
-    const cached = await run({ cache: true });
+    const cached = await quietRun();
     expect(cached.res.filesRead).toBe(0);
-    // Only the folders on the way to the source (not listed by a scan) come from the parent's trees.
+    // Every index file the cache was written against is still there: neither the index nor any tree is read.
+    expect(cached.indexFilesLoaded).toBe(0);
+    expect(cached.treesLoaded).toBe(0);
     const onTheWay = src.split(path.sep).filter(Boolean).length;
-    expect(cached.treesLoaded).toBeLessThanOrEqual(onTheWay);
 
     const uncached = await run({ cache: false });
     expect(uncached.treesLoaded).toBeGreaterThan(onTheWay + 5);
@@ -114,6 +147,24 @@ describe('the folder cache', () => {
     };
     expect(counts(cached)).toEqual(counts(uncached));
     expect(cached.res.summary.files_unmodified).toBe(first.res.summary.files_new);
+  });
+
+  it('after a prune rewrote the index, the next run reads the index and checks the cache against it, then skips it again', async () => {
+    const before = await run({ cache: true });
+    const { repo } = await openCounting();
+    const pruned = await prune(repo, { maxUnusedPercent: 0 });
+    await repo.close();
+    expect(pruned.indexFilesRemoved).toBeGreaterThan(0);
+    const checked = await run({ cache: true });
+    expect(checked.indexFilesLoaded).toBeGreaterThan(0);
+    // At most the trees of the folders on the way (and the root), should others have changed them meanwhile.
+    expect(checked.treesLoaded).toBeLessThanOrEqual(src.split(path.sep).filter(Boolean).length);
+    expect(checked.res.filesRead).toBe(0);
+    expect(checked.tree).toBe(before.tree);
+    const skipped = await quietRun();
+    expect(skipped.treesLoaded).toBe(0);
+    expect(skipped.indexFilesLoaded).toBe(0);
+    expect(skipped.tree).toBe(before.tree);
   });
 
   it('a change anywhere below a folder is seen, and the tree equals the one a run without the cache makes', async () => {
@@ -155,28 +206,71 @@ describe('the folder cache', () => {
     const before = await run({ cache: true });
     const file = cacheFile();
     const bytes = readFileSync(file);
-    bytes[bytes.length >> 1]! ^= 0x01;
+    // One bit of the sealed folder part (after the 4-byte length of that part).
+    bytes[4 + 40]! ^= 0x01;
     writeFileSync(file, bytes);
     const tampered = await run({ cache: true });
     expect(tampered.treesLoaded).toBeGreaterThan(tampered.res.summary.dirs_unmodified);
     expect(tampered.tree).toBe(before.tree);
     expect(readFileSync(file).equals(bytes)).toBe(false);
-    const after = await run({ cache: true });
-    expect(after.treesLoaded).toBeLessThanOrEqual(src.split(path.sep).filter(Boolean).length);
+    const after = await quietRun();
+    expect(after.treesLoaded).toBe(0);
+  });
+
+  it('a tampered blob part, or one from another cache file, leaves every folder with blobs that fail each check', async () => {
+    await run({ cache: true });
+    const repo = await Repository.open(new LocalTarget(repoDir), PASSWORD);
+    const cache = FolderCache.for(cacheDir, repo.config.id, os.hostname(), [src], [], []);
+    const file = cacheFile();
+    const good = readFileSync(file);
+    const headEnd = 4 + good.readUInt32LE(0);
+    const deepFolder = path.join(src, 'docs', 'a', 'b', 'c');
+    const loaded = (await cache.load(repo.key))!;
+    expect(everyBlob(loaded.folders.get(deepFolder)!, (id) => /^[0-9a-f]{64}$/.test(id))).toBe(true);
+    expect(loaded.folders.get(deepFolder)!.blobs.length).toBeGreaterThan(0);
+
+    // A flipped bit in the blob part: the folder part (trees and signatures) still opens, the blob lists do not.
+    const flipped = Buffer.from(good);
+    flipped[headEnd + 40]! ^= 0x01;
+    writeFileSync(file, flipped);
+    const afterFlip = (await cache.load(repo.key))!;
+    expect(afterFlip.folders.get(deepFolder)!.tree).toBe(loaded.folders.get(deepFolder)!.tree);
+    expect(everyBlob(afterFlip.folders.get(deepFolder)!, () => true)).toBe(false);
+
+    // The blob part of another cache file sealed with the same key (here: this cache saved with one folder less).
+    const fewer = new Map(loaded.folders);
+    fewer.delete(path.join(src, 'big'));
+    await cache.save(repo.key, fewer, loaded.indexFiles);
+    const other = readFileSync(file);
+    writeFileSync(file, Buffer.concat([good.subarray(0, headEnd), other.subarray(4 + other.readUInt32LE(0))]));
+    const swapped = (await cache.load(repo.key))!;
+    expect(swapped.folders.size).toBe(loaded.folders.size);
+    for (const f of swapped.folders.values()) expect(everyBlob(f, () => true)).toBe(false);
+
+    // With the index to check (a listed index file gone), no folder with such blobs is reused; the tree is still right.
+    const state = new Map([...swapped.folders].map(([p, f]) => [p, { ...f }]));
+    await cache.save(repo.key, state, [...loaded.indexFiles, '0'.repeat(64)]);
+    await repo.close();
+    const r = await run({ cache: true });
+    expect(r.treesLoaded).toBeGreaterThan(r.res.summary.dirs_unmodified);
+    expect(r.res.filesRead).toBe(0);
+    expect((await run({ cache: false })).tree).toBe(r.tree);
   });
 
   it('a folder whose tree or blobs the index no longer has is not reused, nor any folder above it', async () => {
     await run({ cache: true });
     const repo = await Repository.open(new LocalTarget(repoDir), PASSWORD);
     const cache = FolderCache.for(cacheDir, repo.config.id, os.hostname(), [src], [], []);
-    const state = await cache.load(repo.key);
-    expect(state?.size).toBeGreaterThan(5);
+    const loaded = await cache.load(repo.key);
+    const state = loaded!.folders;
+    expect(state.size).toBeGreaterThan(5);
     const docs = path.join(src, 'docs');
     const deepFolder = path.join(docs, 'a', 'b', 'c');
     // An unknown blob in one folder, an unknown tree in another.
-    state!.set(deepFolder, { ...state!.get(deepFolder)!, blobs: state!.get(deepFolder)!.blobs + '0'.repeat(64) });
-    state!.set(path.join(src, 'big'), { ...state!.get(path.join(src, 'big'))!, tree: '1'.repeat(64) });
-    await cache.save(repo.key, state!);
+    state.set(deepFolder, { ...state.get(deepFolder)!, blobs: state.get(deepFolder)!.blobs + '0'.repeat(64) });
+    state.set(path.join(src, 'big'), { ...state.get(path.join(src, 'big'))!, tree: '1'.repeat(64) });
+    // As if the cache had been confirmed against one more index file, which a prune has removed since: the index is checked.
+    await cache.save(repo.key, state, [...loaded!.indexFiles, '0'.repeat(64)]);
     await repo.close();
     const r = await run({ cache: true });
     // src, docs, a, b, c and big come from the parent's trees (plus the folders on the way); the rest from the cache.
@@ -210,20 +304,21 @@ describe('the folder cache', () => {
   it('never caches a folder that held an unreadable entry, nor the folders above it (the next run tries it again)', async () => {
     const scan = startSourceScan({ paths: [src] });
     await scan.done;
+    scan.materializeAll();
     const sigs = new Map<DirEntry, string | undefined>();
     for (let i = scan.dirs.length - 1; i >= 0; i--) sigs.set(scan.dirs[i]!, folderSignature(scan.dirs[i]!, sigs));
     for (const d of scan.dirs) d.subtree = 'f'.repeat(64);
     const all = cacheableFolders(scan, sigs, new Map());
-    // Every listed folder is cacheable when nothing failed; those on the way to the source were not listed.
-    const listed = scan.dirs.filter((d) => d.listingDigest).map((d) => d.path).sort();
-    expect([...all.keys()].sort()).toEqual(listed);
-    expect(listed).toContain(path.join(src, 'docs', 'a', 'b', 'c'));
+    // Every folder is cacheable when nothing failed, the virtual root and those on the way to the source included.
+    expect([...all.keys()].sort()).toEqual(scan.dirs.map((d) => d.path).sort());
+    expect(all.has(path.join(src, 'docs', 'a', 'b', 'c'))).toBe(true);
+    expect(all.has(path.dirname(src))).toBe(true);
 
     // A file that could not be read, deep down: its folder and every one above it are left out; its siblings' stay.
     const deep = scan.files.find((f) => f.path === path.join(src, 'docs', 'a', 'b', 'c', 'deep.md'))!;
     deep.failed = true;
     const without = cacheableFolders(scan, sigs, new Map());
-    for (const p of [src, path.join(src, 'docs'), path.join(src, 'docs', 'a'), path.join(src, 'docs', 'a', 'b'), path.join(src, 'docs', 'a', 'b', 'c')]) {
+    for (const p of ['/', path.dirname(src), src, path.join(src, 'docs'), path.join(src, 'docs', 'a'), path.join(src, 'docs', 'a', 'b'), path.join(src, 'docs', 'a', 'b', 'c')]) {
       expect(without.has(p), p).toBe(false);
     }
     expect(without.has(path.join(src, 'big'))).toBe(true);

@@ -1,5 +1,5 @@
 /** The native folder scan (native/src/scan.c) against node:fs on real files: same entries, same lstat fields, same symlink targets. */
-import { lstatSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -58,6 +58,7 @@ describe('SourceScan', () => {
   it('finds every file, folder and symlink under the sources, with nodes from their lstat', async () => {
     const scan = startSourceScan({ paths: [root] });
     await scan.done;
+    scan.materializeAll();
     expect(scan.errors).toEqual([]);
     const walked: string[] = [];
     const walk = (d: string) => {
@@ -78,5 +79,37 @@ describe('SourceScan', () => {
     const dangling = rootDir.children.get('dangling')!;
     expect(dangling.node!.linktarget).toBe('/nonexistent/target with spaces');
     expect(rootDir.listingDigest?.length).toBe(32);
+  });
+
+  it('counts files and bytes as folders are read, before any file entry is made, with excludes and includes applied', async () => {
+    // A sparse file past 4 GiB: its size comes from both halves of the 64-bit field.
+    const huge = path.join(root, 'many', 'huge.img');
+    writeFileSync(huge, '');
+    truncateSync(huge, 5 * 2 ** 30 + 3);
+    try {
+      const cases: { excludes?: string[]; includes?: string[] }[] = [{}, { excludes: ['*.md', 'many/f1*'] }, { includes: ['*.bin', '*.img'] }];
+      for (const opts of cases) {
+        const scan = startSourceScan({ paths: [root], ...opts });
+        await scan.done;
+        const what = JSON.stringify(opts);
+        const counted = { files: scan.filesFound, bytes: scan.bytesFound };
+        expect(scan.files, what).toEqual([]);
+        const perDir = new Map(scan.dirs.map((d) => [d, { files: d.fileCount, bytes: d.fileBytes }]));
+        scan.materializeAll();
+        // Materializing adds the entries counted, and counts nothing twice.
+        expect({ files: scan.filesFound, bytes: scan.bytesFound }, what).toEqual(counted);
+        expect({ files: scan.files.length, bytes: scan.files.reduce((n, f) => n + f.size, 0) }, what).toEqual(counted);
+        for (const [d, c] of perDir) {
+          const files = [...d.children.values()].filter((e) => e.kind === 'file');
+          expect({ files: files.length, bytes: files.reduce((n, f) => n + (f.kind === 'file' ? f.size : 0), 0) }, d.path).toEqual(c);
+        }
+        if (!opts.excludes && (!opts.includes || opts.includes.includes('*.img'))) expect(scan.files.find((f) => f.path === huge)?.size, what).toBe(5 * 2 ** 30 + 3);
+        if (opts.excludes) expect(scan.files.some((f) => f.path.endsWith('.md') || f.path.includes(`${path.sep}f1`)), what).toBe(false);
+        if (opts.includes) expect(scan.files.every((f) => /\.(bin|img)$/.test(f.path)), what).toBe(true);
+        expect(counted.files, what).toBeGreaterThan(0);
+      }
+    } finally {
+      rmSync(huge);
+    }
   });
 });

@@ -7,7 +7,7 @@ import { loadNative } from '../../workers/crypto/native.js';
 // The result must be exactly node:crypto's (OpenSSL's) scrypt, which Go's and restic's equal.
 describe('scrypt with parallel lanes', () => {
   it('is built into the native addon (else keys fall back to node:crypto and the tests below compare it with itself)', () => {
-    expect(loadNative().scryptRomix).toBeTypeOf('function');
+    expect(loadNative().scryptLanes).toBeTypeOf('function');
   });
 
   it('matches RFC 7914 test vector 3 (N=16384, r=8, p=1 is node:crypto; N=1024, r=8, p=16 is ours)', async () => {
@@ -32,10 +32,23 @@ describe('scrypt with parallel lanes', () => {
     }
   });
 
+  it('runs several lanes in one call exactly as one call per lane', async () => {
+    const lanes = loadNative().scryptLanes!;
+    const r = 2;
+    const input = Buffer.from(Array.from({ length: 3 * 128 * r }, (_, i) => (i * 37) & 0xff));
+    const together = Uint8Array.from(input);
+    await lanes(together, 256, r);
+    const oneByOne = Uint8Array.from(input);
+    for (let i = 0; i < 3; i++) await lanes(oneByOne.subarray(i * 128 * r, (i + 1) * 128 * r), 256, r);
+    expect(Buffer.from(together).equals(Buffer.from(oneByOne))).toBe(true);
+    expect(Buffer.from(together).equals(input)).toBe(false);
+  });
+
   it('refuses malformed lane arguments with a clear error', () => {
-    const romix = loadNative().scryptRomix!;
-    expect(() => romix(new Uint8Array(100), 1024, 1)).toThrow(/block 128\*r bytes/);
-    expect(() => romix(new Uint8Array(128), 1000, 1)).toThrow(/N must be a power of two/);
-    expect(() => romix('x' as unknown as Uint8Array, 16, 1)).toThrow(/block must be a Uint8Array/);
+    const lanes = loadNative().scryptLanes!;
+    expect(() => lanes(new Uint8Array(100), 1024, 1)).toThrow(/multiple of 128\*r bytes/);
+    expect(() => lanes(new Uint8Array(0), 1024, 1)).toThrow(/multiple of 128\*r bytes/);
+    expect(() => lanes(new Uint8Array(128), 1000, 1)).toThrow(/N must be a power of two/);
+    expect(() => lanes('x' as unknown as Uint8Array, 16, 1)).toThrow(/blocks must be a Uint8Array/);
   });
 });

@@ -444,8 +444,8 @@ function checkKdfParams(params: KdfParams): void {
 function runScrypt(password: string | Uint8Array, salt: Uint8Array, params: KdfParams, length: number): Promise<Buffer> {
   checkKdfParams(params);
   if (params.p > 1) {
-    const romix = nativeBinding().scryptRomix;
-    if (romix) return scryptParallel(romix, password, salt, params, length);
+    const lanes = nativeBinding().scryptLanes;
+    if (lanes) return scryptParallel(lanes, password, salt, params, length);
   }
   const maxmem = Math.max(32 * 1024 * 1024, scryptMemory(params) + 1024 * 1024);
   return new Promise((resolve, reject) => {
@@ -457,13 +457,14 @@ function runScrypt(password: string | Uint8Array, salt: Uint8Array, params: KdfP
 }
 
 /**
- * scrypt with its p lanes run in parallel (one per core at most), the same
- * function as node:crypto's (which runs them one after another): the lanes'
- * ROMix in the native addon, the PBKDF2-HMAC-SHA256 steps around them here.
- * Same cost to an attacker per guess, a fraction of the wait for the owner.
+ * scrypt with its p lanes run in parallel (one thread per core at most, each
+ * taking an equal share of consecutive lanes and allocating its memory once),
+ * the same function as node:crypto's (which runs them one after another): the
+ * lanes' ROMix in the native addon, the PBKDF2-HMAC-SHA256 steps around them
+ * here. Same cost to an attacker per guess, a fraction of the wait for the owner.
  */
 async function scryptParallel(
-  romix: NonNullable<NativeBinding['scryptRomix']>,
+  scryptLanes: NonNullable<NativeBinding['scryptLanes']>,
   password: string | Uint8Array,
   salt: Uint8Array,
   { N, r, p }: KdfParams,
@@ -471,12 +472,14 @@ async function scryptParallel(
 ): Promise<Buffer> {
   const lane = 128 * r;
   const blocks = pbkdf2Sync(password, salt, 1, p * lane, 'sha256');
-  let next = 0;
-  const runner = async () => {
-    for (let i = next++; i < p; i = next++) await romix(blocks.subarray(i * lane, (i + 1) * lane), N, r);
-  };
   const threads = Math.min(p, Math.max(1, os.availableParallelism?.() ?? os.cpus().length));
-  await Promise.all(Array.from({ length: threads }, runner));
+  const shares: Promise<void>[] = [];
+  for (let t = 0, first = 0; t < threads; t++) {
+    const count = Math.floor(p / threads) + (t < p % threads ? 1 : 0);
+    shares.push(scryptLanes(blocks.subarray(first * lane, (first + count) * lane), N, r));
+    first += count;
+  }
+  await Promise.all(shares);
   const key = pbkdf2Sync(password, blocks, 1, length, 'sha256');
   blocks.fill(0);
   return key;
@@ -519,10 +522,10 @@ export function calibrateKdfParams(): Promise<KdfParams> {
       const salt = randomBytes(16);
       // One lane as it will be computed (the native ROMix where present, which is faster than OpenSSL's):
       // p then buys the same 500 ms of work per guess that restic asks for.
-      const romix = nativeBinding().scryptRomix;
+      const lanes = nativeBinding().scryptLanes;
       const time = async (params: KdfParams): Promise<number> => {
         const start = performance.now();
-        if (romix) await romix(randomBytes(128 * params.r), params.N, params.r);
+        if (lanes) await lanes(randomBytes(128 * params.r), params.N, params.r);
         else await runScrypt('weakpassword', salt, params, 32);
         return performance.now() - start;
       };

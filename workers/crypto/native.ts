@@ -29,13 +29,15 @@ export interface NativeBinding {
   /** Which limb arithmetic the build selected: "64x64" or "26x5". */
   readonly poly1305Impl: string;
   /**
-   * scrypt's ROMix on one lane (RFC 7914), in place: `block` is 128·r bytes,
-   * N a power of two. Runs on the libuv thread pool, so lanes given at once
-   * run in parallel; the block must not be touched until the promise settles.
-   * Rejects when the lane's 128·r·N bytes cannot be allocated. Absent from
-   * addons built before it existed (callers fall back to node:crypto).
+   * scrypt's ROMix (RFC 7914) on k lanes one after another, in place:
+   * `blocks` is k·128·r bytes (k ≥ 1 consecutive lanes), N a power of two.
+   * The lanes share one 128·r·N-byte array (huge pages on Linux), so a call
+   * pays for that memory once. Runs on the libuv thread pool, so calls made at
+   * once run in parallel; the blocks must not be touched until the promise
+   * settles. Rejects when the memory cannot be allocated. Absent from addons
+   * built before it existed (callers fall back to node:crypto).
    */
-  scryptRomix?(block: Uint8Array, N: number, r: number): Promise<void>;
+  scryptLanes?(blocks: Uint8Array, N: number, r: number): Promise<void>;
   /**
    * One folder's entries ("." and ".." left out) with their lstat metadata and
    * symlink targets, read on the libuv thread pool (POSIX; absent on Windows
