@@ -5,7 +5,7 @@ import { decodePackHeader, type PackedBlob } from '../../shared/repo/pack.js';
 import { decodeTree } from '../../shared/repo/tree.js';
 import { parseGoTime } from '../../shared/repo/gotime.js';
 import type { BlobType, FileType, Id, IndexJSON, RepoConfig, Snapshot, SnapshotJSON, Tree } from '../../shared/repo/types.js';
-import { createKeyFile, newRandomKey, open, openKeyFile, seal, WrongPasswordError, type MasterKey } from '../../workers/crypto/crypto.js';
+import { createKeyFile, newRandomKey, open, openKeyFile, seal, WrongPasswordError, type MasterKey, type UserKeyCache } from '../../workers/crypto/crypto.js';
 import { openBlob, openUnpacked, sealUnpacked } from '../../workers/engine/blob.js';
 import type { WireKey } from '../../workers/engine-messages.js';
 import { RepositoryNotFoundError, SnapshotNotFoundError } from './errors.js';
@@ -58,8 +58,12 @@ export class Repository {
     return new Repository(target, key, config, keyId);
   }
 
-  /** Opens an existing repository; throws WrongPasswordError when no key file accepts the password. */
-  static async open(target: StorageTarget, password: string): Promise<Repository> {
+  /**
+   * Opens an existing repository; throws WrongPasswordError when no key file
+   * accepts the password. `keyCache`: user keys derived before by this process
+   * (a long-running one: see `UserKeyCache`), so scrypt runs once per key file.
+   */
+  static async open(target: StorageTarget, password: string, opts: { keyCache?: UserKeyCache } = {}): Promise<Repository> {
     let configBytes: Buffer;
     try {
       configBytes = await loadAll(target, { type: 'config', name: '' });
@@ -72,7 +76,7 @@ export class Repository {
       const json = await loadAll(target, { type: 'keys', name: k.name });
       let key: MasterKey;
       try {
-        key = await openKeyFile(password, json);
+        key = await openKeyFile(password, json, opts.keyCache);
       } catch (e) {
         if (e instanceof WrongPasswordError) continue;
         throw new Error(`key file ${k.name} is unreadable: ${(e as Error).message}`);

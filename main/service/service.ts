@@ -52,6 +52,7 @@ import type { NotificationChannel } from '../notify/channel.js';
 import { EmailChannel } from '../notify/email.js';
 import { Notifier, type RetryPolicy } from '../notify/notifier.js';
 import { WebhookChannel } from '../notify/webhook.js';
+import { UserKeyCache } from '../../workers/crypto/crypto.js';
 
 export interface ServiceOptions {
   db: LifeboatDatabase;
@@ -148,6 +149,8 @@ export class LifeboatService implements LifeboatApi {
   private readonly bandwidth: BandwidthController;
   private readonly active = new Map<number, ActiveRun>();
   private readonly emitter = new EventEmitter();
+  /** User keys derived while the service runs: each repository pays scrypt once, not on every run, listing or restore. */
+  private readonly userKeys = new UserKeyCache();
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
   private ticking: Promise<void> | undefined;
@@ -403,7 +406,7 @@ export class LifeboatService implements LifeboatApi {
       } catch (e) {
         throw new Error(`repository "${info.name}": ${(e as Error).message}`, { cause: e });
       }
-      return await Repository.open(retrying, password);
+      return await Repository.open(retrying, password, { keyCache: this.userKeys });
     } catch (e) {
       await retrying.close().catch(() => {});
       throw e;
@@ -873,7 +876,7 @@ export class LifeboatService implements LifeboatApi {
       if (confirmedHostKey !== undefined && options.sftp) options.sftp = { ...options.sftp, confirmedHostKey };
       const target = new RetryingTarget(openTarget(location, options));
       try {
-        repo = input.create ? await Repository.init(target, password) : await Repository.open(target, password);
+        repo = input.create ? await Repository.init(target, password) : await Repository.open(target, password, { keyCache: this.userKeys });
       } catch (e) {
         await target.close().catch(() => {});
         throw e;
@@ -897,6 +900,7 @@ export class LifeboatService implements LifeboatApi {
     const info = this.db.repositories.get(id);
     const refs = info ? Object.values(this.db.credentials.get(id)) : [];
     this.db.repositories.remove(id); // its credential references go with it (ON DELETE CASCADE)
+    this.userKeys.clear(); // nothing derived from its password stays in memory
     // Secrets addRepository put in the store for it go too; references to secrets kept elsewhere are only dropped.
     const store = this.opts.secretStore;
     if (info && store) {

@@ -10,12 +10,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { decompress } from 'zstd-napi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Repository } from '../../main/engine/repository.js';
+import { LocalTarget } from '../../main/engine/targets/local.js';
 import {
   WrongPasswordError,
   createKeyFile,
   masterKeyFromJSON,
   open,
   openKeyFile,
+  UserKeyCache,
   parseKeyFile,
   seal,
   type MasterKey,
@@ -131,6 +134,17 @@ describe('restic repository ↔ lifeboat crypto', () => {
   it('rejects a wrong password with WrongPasswordError', async () => {
     const bytes = readFileSync(listRepoFiles('keys')[0]!);
     await expect(openKeyFile('not the password', bytes)).rejects.toThrow(WrongPasswordError);
+  });
+
+  it('opens the repository again from a UserKeyCache (one scrypt), and still refuses a wrong password', async () => {
+    const cache = new UserKeyCache();
+    for (let i = 0; i < 2; i++) {
+      const r = await Repository.open(new LocalTarget(repo), PASSWORD, { keyCache: cache });
+      expect(r.key.encrypt.equals(master.encrypt)).toBe(true);
+      await r.close();
+    }
+    expect({ hits: cache.hits, misses: cache.misses }).toEqual({ hits: 1, misses: 1 });
+    await expect(Repository.open(new LocalTarget(repo), 'not the password', { keyCache: cache })).rejects.toThrow(WrongPasswordError);
   });
 
   it('decrypts the config: plain JSON (never compressed) with version 2', () => {

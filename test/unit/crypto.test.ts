@@ -17,6 +17,7 @@ import {
   open,
   openInto,
   openKeyFile,
+  UserKeyCache,
   parseKeyFile,
   seal,
   sealInto,
@@ -475,6 +476,46 @@ describe('key files', () => {
     expect(kf.p).toBeGreaterThanOrEqual(1);
     expect(Number.isNaN(Date.parse(kf.created))).toBe(false);
     await expect(openKeyFile('pw', created.json)).resolves.toBeDefined();
+  });
+
+  it('a UserKeyCache derives once per password and key file; other passwords, other key files and tampered data still fail', async () => {
+    const master = newRandomKey();
+    const cache = new UserKeyCache(2);
+    const created = await createKeyFile('right', master, { username: 'u', hostname: 'h', params: FAST_KDF });
+    const first = await openKeyFile('right', created.json, cache);
+    const second = await openKeyFile('right', created.json, cache);
+    expect({ hits: cache.hits, misses: cache.misses }).toEqual({ hits: 1, misses: 1 });
+    expect(second.encrypt.equals(master.encrypt) && second.macK.equals(master.macK) && second.macR.equals(master.macR)).toBe(true);
+    expect(first.encrypt.equals(second.encrypt)).toBe(true);
+
+    // A wrong password never finds the right one's key, and is not cached.
+    await expect(openKeyFile('wrong', created.json, cache)).rejects.toThrow(WrongPasswordError);
+    await expect(openKeyFile('wrong', created.json, cache)).rejects.toThrow(WrongPasswordError);
+    expect(cache.misses).toBe(3);
+    // The same password on another key file (its own salt) derives again.
+    const other = await createKeyFile('right', master, { username: 'u', hostname: 'h', params: FAST_KDF });
+    await openKeyFile('right', other.json, cache);
+    expect(cache.misses).toBe(4);
+    // Tampered data fails its MAC even when the user key comes from the cache.
+    const doc = JSON.parse(created.json.toString()) as Record<string, unknown>;
+    const data = Buffer.from(doc.data as string, 'base64');
+    data[20]! ^= 1;
+    await expect(openKeyFile('right', Buffer.from(JSON.stringify({ ...doc, data: data.toString('base64') })), cache)).rejects.toThrow(WrongPasswordError);
+    expect(cache.hits).toBe(2);
+    // Capacity 2: a third key file pushes out the least recently used (the second: the first was just used), which derives again.
+    const third = await createKeyFile('right', master, { username: 'u', hostname: 'h', params: FAST_KDF });
+    await openKeyFile('right', third.json, cache);
+    const misses = cache.misses;
+    await openKeyFile('right', created.json, cache);
+    expect(cache.misses).toBe(misses);
+    await openKeyFile('right', other.json, cache);
+    expect(cache.misses).toBe(misses + 1);
+    // A password given as bytes is the same password.
+    await openKeyFile(Buffer.from('right', 'utf8'), other.json, cache);
+    expect(cache.misses).toBe(misses + 1);
+    cache.clear();
+    await openKeyFile('right', other.json, cache);
+    expect(cache.misses).toBe(misses + 2);
   });
 
   it('throws WrongPasswordError for a wrong password or tampered data', async () => {

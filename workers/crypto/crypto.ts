@@ -20,7 +20,7 @@
  * The Poly1305 core is Lifeboat's native addon (see `native.ts`); AES and
  * scrypt come from node:crypto.
  */
-import { createCipheriv, createHash, pbkdf2Sync, randomBytes, scrypt, type Cipher } from 'node:crypto';
+import { createCipheriv, createHash, createHmac, pbkdf2Sync, randomBytes, scrypt, type Cipher } from 'node:crypto';
 import os from 'node:os';
 import { loadNative, type NativeBinding } from './native.js';
 
@@ -642,12 +642,64 @@ export function parseKeyFile(json: Uint8Array | string): KeyFile {
 }
 
 /**
+ * User keys this process derived, so a long-running process (the service,
+ * which opens a repository for every run, listing and restore) pays scrypt
+ * once per key file and password instead of on every open. An entry is
+ * found by an HMAC, under a random secret of this process, of the password,
+ * the key file's salt and its scrypt parameters: another password or another
+ * key file misses, and the key it finds must still authenticate the key
+ * file's data. Held in memory only; at most `capacity` entries, the least
+ * recently used going first.
+ */
+export class UserKeyCache {
+  private readonly secret = randomBytes(32);
+  private readonly entries = new Map<string, MasterKey>();
+  /** Opens that found their user key here, and those that derived it (for tests and diagnostics). */
+  hits = 0;
+  misses = 0;
+
+  constructor(private readonly capacity = 64) {}
+
+  /** The cache's tag for a password and a key file's KDF inputs. */
+  tag(password: string | Uint8Array, salt: Uint8Array, params: KdfParams): string {
+    const h = createHmac('sha256', this.secret);
+    const pw = typeof password === 'string' ? Buffer.from(password, 'utf8') : password;
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(pw.length, 0);
+    return h.update(len).update(pw).update(salt).update(`${params.N}/${params.r}/${params.p}`).digest('hex');
+  }
+
+  get(tag: string): MasterKey | undefined {
+    const key = this.entries.get(tag);
+    if (key) {
+      // Most recently used last.
+      this.entries.delete(tag);
+      this.entries.set(tag, key);
+    }
+    return key;
+  }
+
+  set(tag: string, key: MasterKey): void {
+    this.entries.delete(tag);
+    this.entries.set(tag, key);
+    while (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);
+  }
+
+  /** Forgets every key (a repository or its password was removed). */
+  clear(): void {
+    this.entries.clear();
+  }
+}
+
+/**
  * Opens a key file with a password and returns the repository master key.
  * Rejects with {@link WrongPasswordError} when the derived user key does not
  * authenticate `data` (wrong password, or a tampered file), and with
- * {@link InvalidKeyFileError} for malformed files.
+ * {@link InvalidKeyFileError} for malformed files. With `cache`, a user key
+ * derived before for the same password and key file is taken from it (and
+ * one derived now that opens the file is added).
  */
-export async function openKeyFile(password: string | Uint8Array, json: Uint8Array | string): Promise<MasterKey> {
+export async function openKeyFile(password: string | Uint8Array, json: Uint8Array | string, cache?: UserKeyCache): Promise<MasterKey> {
   const keyFile = parseKeyFile(json);
   const salt = decodeBase64(keyFile.salt, 'key file "salt"');
   if (salt.length !== KEY_FILE_SALT_SIZE) {
@@ -655,7 +707,14 @@ export async function openKeyFile(password: string | Uint8Array, json: Uint8Arra
   }
   const data = decodeBase64(keyFile.data, 'key file "data"');
   if (data.length < CIPHERTEXT_OVERHEAD) throw new InvalidKeyFileError('key file data is too short');
-  const user = await deriveUserKey(password, salt, { N: keyFile.N, r: keyFile.r, p: keyFile.p });
+  const params = { N: keyFile.N, r: keyFile.r, p: keyFile.p };
+  const tag = cache?.tag(password, salt, params);
+  let user = tag !== undefined ? cache!.get(tag) : undefined;
+  if (user) cache!.hits++;
+  else {
+    if (cache) cache.misses++;
+    user = await deriveUserKey(password, salt, params);
+  }
   let plaintext: Buffer;
   try {
     plaintext = open(user, data);
@@ -663,5 +722,6 @@ export async function openKeyFile(password: string | Uint8Array, json: Uint8Arra
     if (err instanceof IntegrityError) throw new WrongPasswordError();
     throw err;
   }
+  if (tag !== undefined) cache!.set(tag, user);
   return masterKeyFromJSON(plaintext);
 }
