@@ -14,6 +14,7 @@ import { KnownBlobSet } from './engine/known-set.js';
 import { PackBufferSupply } from './engine/pack-buffers.js';
 import { PackBuilder, packBufferSize, type BuiltPack } from './engine/pack-builder.js';
 import { DEFAULT_PACK_SIZE } from './engine/pack-writer.js';
+import { fsPath } from './engine/fs-path.js';
 import type {
   BackupFilesReply,
   BackupFilesRequest,
@@ -103,7 +104,7 @@ function backupFiles(req: BackupFilesRequest): BackupFilesReply {
     let total = 0;
     const content: string[] = [];
     try {
-      fd = openSync(f.path, fsc.O_RDONLY | (fsc.O_NOFOLLOW ?? 0));
+      fd = openSync(fsPath(f.path), fsc.O_RDONLY | (fsc.O_NOFOLLOW ?? 0));
       if (!fstatSync(fd).isFile()) throw new Error('not a regular file any more');
       chunker.reset();
       let start = 0; // start of the current chunk in buf
@@ -149,12 +150,12 @@ const CREATE_FLAGS = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | (fsc.O_NOFOLLOW 
 /** Creates (truncates) a file to restore into, replacing a symlink or folder in its place rather than following it. */
 function createFile(path: string): number {
   try {
-    return openSync(path, CREATE_FLAGS, 0o600);
+    return openSync(fsPath(path), CREATE_FLAGS, 0o600);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code !== 'ELOOP' && code !== 'EISDIR') throw e;
-    rmSync(path, { recursive: true, force: true });
-    return openSync(path, CREATE_FLAGS, 0o600);
+    rmSync(fsPath(path), { recursive: true, force: true });
+    return openSync(fsPath(path), CREATE_FLAGS, 0o600);
   }
 }
 
@@ -180,7 +181,7 @@ function restoreBlobs(req: RestoreBlobsRequest): RestoreBlobsReply {
       if (fd === undefined) {
         try {
           // O_NOFOLLOW: never write through a symlink planted where a file should be.
-          fd = owned.has(item.path) ? createFile(item.path) : openSync(item.path, fsc.O_WRONLY | (fsc.O_NOFOLLOW ?? 0));
+          fd = owned.has(item.path) ? createFile(item.path) : openSync(fsPath(item.path), fsc.O_WRONLY | (fsc.O_NOFOLLOW ?? 0));
         } catch (e) {
           failed.add(item.path);
           if (owned.has(item.path)) uncreatable.add(item.path);

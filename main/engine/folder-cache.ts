@@ -36,7 +36,7 @@ export interface LoadedFolderCache {
   indexFiles: string[];
 }
 
-const FORMAT = 4;
+const FORMAT = 5;
 /** A blob list that fails every check (`everyBlob`): what a folder gets when the file's blob part cannot be read. */
 const UNREADABLE_BLOBS = 'unreadable';
 

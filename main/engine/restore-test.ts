@@ -12,6 +12,7 @@ import { OperationCancelledError } from './errors.js';
 import { PROGRAM_VERSION, type Repository } from './repository.js';
 import { restore } from './restore.js';
 import { walkTree } from './snapshot-walk.js';
+import { fsPath } from '../../workers/engine/fs-path.js';
 
 /** Where the live source of a snapshot's files is, for the comparison with the source. */
 export type SourceLocation =
@@ -281,9 +282,9 @@ type Verified = { kind: 'ok'; size: number; sha256: string } | { kind: 'mismatch
 async function verifyFile(repo: Repository, file: string, node: TreeNode, onBytes: (n: number) => void): Promise<Verified> {
   let fh: fsp.FileHandle;
   try {
-    const st = await fsp.lstat(file);
+    const st = await fsp.lstat(fsPath(file));
     if (!st.isFile()) return { kind: 'missing', reason: 'the restore left no regular file in its place' };
-    fh = await fsp.open(file, 'r');
+    fh = await fsp.open(fsPath(file), 'r');
   } catch (e) {
     return { kind: 'missing', reason: `missing from the sandbox after the restore (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
   }
@@ -365,13 +366,13 @@ function livePath(p: string, roots: readonly { treeRoot: string; live: string }[
 async function compareWithSource(live: string, node: TreeNode, restoredSha256: string): Promise<'same' | 'differs' | 'not-comparable'> {
   let st;
   try {
-    st = await fsp.lstat(live, { bigint: true });
+    st = await fsp.lstat(fsPath(live), { bigint: true });
   } catch {
     return 'not-comparable';
   }
   if (!st.isFile() || Number(st.size) !== (node.size ?? 0) || st.mtimeNs / 1000n !== node.mtime / 1000n) return 'not-comparable';
   const h = createHash('sha256');
-  const fh = await fsp.open(live, 'r');
+  const fh = await fsp.open(fsPath(live), 'r');
   try {
     const buf = Buffer.allocUnsafe(READ_CHUNK);
     for (;;) {

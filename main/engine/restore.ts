@@ -13,6 +13,7 @@ import { RepositoryLock } from './lock.js';
 import { mapLimit, type Repository } from './repository.js';
 import { walkTree } from './snapshot-walk.js';
 import { EngineWorkerPool, defaultWorkerCount } from './worker-pool.js';
+import { fsPath } from '../../workers/engine/fs-path.js';
 
 export interface RestoreOptions {
   /** Folder to restore into; created if missing. Snapshot paths are recreated below it. */
@@ -255,10 +256,10 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
         }
         // Each folder is verified to be a real folder before anything is created in it: nothing is written through a symlink.
         try {
-          await fsp.mkdir(dest, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
+          await fsp.mkdir(fsPath(dest), { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
             if (e.code !== 'EEXIST') throw e;
           });
-          const st = await fsp.lstat(dest);
+          const st = await fsp.lstat(fsPath(dest));
           if (!st.isDirectory()) throw new Error('exists and is not a folder; refusing to write through it');
         } catch (e) {
           errors.push({ path: dest, message: (e as Error).message });
@@ -301,11 +302,12 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
     for (const l of links) {
       if (inBadDir(l.dest)) continue;
       try {
-        await fsp.rm(l.dest, { force: true });
-        await fsp.symlink(l.node.linktarget ?? '', l.dest);
+        const at = fsPath(l.dest);
+        await fsp.rm(at, { force: true });
+        await fsp.symlink(l.node.linktarget ?? '', at);
         const t = (ns: bigint) => nanosToMillis(ns) / 1000;
-        await fsp.lutimes(l.dest, t(l.node.atime), t(l.node.mtime));
-        if (asRoot) await fsp.lchown(l.dest, l.node.uid, l.node.gid).catch(() => {});
+        await fsp.lutimes(at, t(l.node.atime), t(l.node.mtime));
+        if (asRoot) await fsp.lchown(at, l.node.uid, l.node.gid).catch(() => {});
         symlinks++;
       } catch (e) {
         errors.push({ path: l.dest, message: (e as Error).message });
@@ -333,7 +335,8 @@ function secs(ns: bigint): number {
   return Number(ns / 1000n) / 1e6;
 }
 
-async function createEmpty(dest: string): Promise<void> {
+async function createEmpty(file: string): Promise<void> {
+  const dest = fsPath(file);
   const flags = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | (fsc.O_NOFOLLOW ?? 0);
   let fh: fsp.FileHandle;
   try {
@@ -350,7 +353,8 @@ async function createEmpty(dest: string): Promise<void> {
 
 async function applyMetadata(p: Planned, asRoot: boolean): Promise<void> {
   const n = p.node;
-  if (asRoot) await fsp.lchown(p.dest, n.uid, n.gid).catch(() => {});
-  await fsp.chmod(p.dest, posixPermissionsFromGo(n.mode));
-  await fsp.utimes(p.dest, secs(n.atime), secs(n.mtime));
+  const dest = fsPath(p.dest);
+  if (asRoot) await fsp.lchown(dest, n.uid, n.gid).catch(() => {});
+  await fsp.chmod(dest, posixPermissionsFromGo(n.mode));
+  await fsp.utimes(dest, secs(n.atime), secs(n.mtime));
 }

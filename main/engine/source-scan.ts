@@ -7,7 +7,10 @@ import type { ExcludeMatcher } from '../../shared/glob.js';
 import { goModeFromPosix } from '../../shared/repo/gomode.js';
 import type { Id, NodeType, TreeNode } from '../../shared/repo/types.js';
 import { loadNative, type NativeDirScan } from '../../workers/crypto/native.js';
+import { encodeRawName } from '../../shared/repo/raw-names.js';
+import { decodeRawName, fsPath } from '../../workers/engine/fs-path.js';
 import { Limiter } from './limiter.js';
+import { OwnerNames } from './owner-names.js';
 
 /** A file or folder that could not be backed up, and why. */
 export interface BackupError {
@@ -92,7 +95,6 @@ export interface EntryStat {
   nlink: number;
   size: number;
   rdev: number;
-  atimeNs: bigint;
   mtimeNs: bigint;
   ctimeNs: bigint;
 }
@@ -126,7 +128,6 @@ function fromBigIntStats(st: BigIntStats): EntryStat {
     nlink: Number(st.nlink),
     size: Number(st.size),
     rdev: Number(st.rdev),
-    atimeNs: st.atimeNs,
     mtimeNs: st.mtimeNs,
     ctimeNs: st.ctimeNs,
   };
@@ -141,14 +142,7 @@ function errnoMessage(errno: number, syscall: string, file: string): string {
   return `${name}: ${text}, ${syscall} '${file}'`;
 }
 
-const userNames = new Map<number, string>();
-function userName(uid: number): string | undefined {
-  if (!userNames.size) {
-    const me = os.userInfo();
-    userNames.set(me.uid, me.username);
-  }
-  return userNames.get(uid);
-}
+const owners = new OwnerNames();
 
 function nodeFromStat(name: string, st: EntryStat): TreeNode {
   const type = TYPE_BY_FORMAT.get(st.mode & S_IFMT) ?? 'irregular';
@@ -157,17 +151,21 @@ function nodeFromStat(name: string, st: EntryStat): TreeNode {
     type,
     mode: goModeFromPosix(st.mode),
     mtime: st.mtimeNs,
-    atime: st.atimeNs,
+    // As restic records it (unless told --with-atime): the access time changes at every read, and would change the tree with it.
+    atime: st.mtimeNs,
     ctime: st.ctimeNs,
     uid: st.uid,
     gid: st.gid,
     inode: st.ino,
     device_id: st.dev,
-    links: st.nlink,
     content: null,
   };
-  const user = userName(node.uid);
+  // restic records the link count of files, symlinks and devices only (a folder's would change with every subfolder).
+  if (type === 'file' || type === 'symlink' || type === 'dev' || type === 'chardev') node.links = st.nlink;
+  const user = owners.user(node.uid);
   if (user) node.user = user;
+  const group = owners.group(node.gid);
+  if (group) node.group = group;
   if (type === 'file') {
     node.size = st.size;
     node.content = [];
@@ -210,7 +208,7 @@ const SYNC_SLICE = 1024;
 /** Folders read at once by the native scan (each one a thread-pool task). */
 const NATIVE_SCANS_IN_FLIGHT = 8;
 
-function nativeScanDir(): ((dir: string) => Promise<NativeDirScan>) | undefined {
+function nativeScanDir(): ((dir: string | Uint8Array) => Promise<NativeDirScan>) | undefined {
   try {
     return loadNative().scanDir;
   } catch {
@@ -445,40 +443,46 @@ export class SourceScan {
   private async readDir(dir: DirEntry, base: string): Promise<{ listing: Listing; digest: Buffer }> {
     if (this.native) {
       const scanDir = this.native;
-      const r = await this.nativeScans.run(() => scanDir(dir.path));
+      const r = await this.nativeScans.run(() => scanDir(fsPath(dir.path)));
       if (r.errno !== undefined) throw new Error(errnoMessage(r.errno, 'scandir', dir.path));
       // The listing's digest straight from the scan's bytes: the names, every entry's fields, the symlink targets.
+      // Access times are not recorded (see nodeFromStat), so they are left out: reading a file changes nothing.
+      const words = new Int32Array(r.stats.buffer, r.stats.byteOffset, r.stats.length * 2);
+      for (let o = ATIME_FIELD * 2; o < words.length; o += SCAN_FIELDS * 2) words[o] = words[o + 1] = 0;
       const digest = createHash('sha256')
-        .update(r.names)
+        .update(r.names ?? r.rawNames!)
         .update('\0\0')
         .update(new Uint8Array(r.stats.buffer, r.stats.byteOffset, r.stats.byteLength))
         .update(r.links.map((l) => l ?? '').join('\0'))
         .digest();
-      return { listing: new NativeListing(r.names === '' ? [] : r.names.split('\0'), r.stats, r.links, base), digest };
+      const names = r.names !== undefined ? (r.names === '' ? [] : r.names.split('\0')) : splitRawNames(r.rawNames);
+      return { listing: new NativeListing(names, r.stats, r.links, base), digest };
     }
     const out = await this.readDirFs(dir, base);
     const h = createHash('sha256');
     for (const e of out) {
       const st = e.stat;
-      h.update(`${e.name}\0${e.error ?? ''}\0${st ? `${st.mode}\0${st.uid}\0${st.gid}\0${st.ino}\0${st.dev}\0${st.nlink}\0${st.size}\0${st.rdev}\0${st.atimeNs}\0${st.mtimeNs}\0${st.ctimeNs}` : ''}\0${e.linktarget ?? ''}\n`);
+      h.update(encodeRawName(e.name)).update(`\0${e.error ?? ''}\0${st ? `${st.mode}\0${st.uid}\0${st.gid}\0${st.ino}\0${st.dev}\0${st.nlink}\0${st.size}\0${st.rdev}\0${st.mtimeNs}\0${st.ctimeNs}` : ''}\0${e.linktarget ?? ''}\n`);
     }
     return { listing: new RawListing(out), digest: h.digest() };
   }
 
   private async readDirFs(dir: DirEntry, base: string): Promise<RawEntry[]> {
+    // Names as bytes: one that is not UTF-8 keeps its bytes (escaped), so the file can still be read.
     if (dir.sync) {
-      const names = readdirSync(dir.path);
+      const names = readdirSync(fsPath(dir.path), { encoding: 'buffer' }).map(decodeRawName);
       const out: RawEntry[] = [];
       for (const name of names) {
         const full = base + name;
+        const at = fsPath(full);
         // The mount point of a network file system is never touched synchronously (its server may hang).
         const mountType = this.mounts?.get(full);
         try {
           const st = fromBigIntStats(
-            mountType === undefined || LOCAL_FS_TYPES.has(mountType) ? lstatSync(full, { bigint: true }) : await this.io.run(() => fsp.lstat(full, { bigint: true })),
+            mountType === undefined || LOCAL_FS_TYPES.has(mountType) ? lstatSync(at, { bigint: true }) : await this.io.run(() => fsp.lstat(at, { bigint: true })),
           );
           const raw: RawEntry = { name, stat: st };
-          if ((st.mode & S_IFMT) === 0o120000) raw.linktarget = readlinkSync(full);
+          if ((st.mode & S_IFMT) === 0o120000) raw.linktarget = readlinkSync(at);
           out.push(raw);
         } catch (e) {
           out.push({ name, error: (e as Error).message });
@@ -490,15 +494,15 @@ export class SourceScan {
       }
       return out;
     }
-    const names = await this.io.run(() => fsp.readdir(dir.path));
+    const names = (await this.io.run(() => fsp.readdir(fsPath(dir.path), { encoding: 'buffer' }))).map(decodeRawName);
     // All entries at once; the limiter bounds the file-system calls in flight.
     return Promise.all(
       names.map(async (name): Promise<RawEntry> => {
-        const full = base + name;
+        const at = fsPath(base + name);
         try {
-          const st = fromBigIntStats(await this.io.run(() => fsp.lstat(full, { bigint: true })));
+          const st = fromBigIntStats(await this.io.run(() => fsp.lstat(at, { bigint: true })));
           const raw: RawEntry = { name, stat: st };
-          if ((st.mode & S_IFMT) === 0o120000) raw.linktarget = await this.io.run(() => fsp.readlink(full));
+          if ((st.mode & S_IFMT) === 0o120000) raw.linktarget = await this.io.run(() => fsp.readlink(at));
           return raw;
         } catch (e) {
           return { name, error: (e as Error).message };
@@ -523,8 +527,21 @@ function unlistedDigest(dir: DirEntry): Buffer {
   return h.digest();
 }
 
+/** Names joined by NUL as bytes (some not UTF-8), decoded without loss (see shared/repo/raw-names.ts). */
+function splitRawNames(joined: Buffer): string[] {
+  const out: string[] = [];
+  for (let from = 0; ; ) {
+    const end = joined.indexOf(0, from);
+    out.push(decodeRawName(joined.subarray(from, end < 0 ? joined.length : end)));
+    if (end < 0) return out;
+    from = end + 1;
+  }
+}
+
 /** int64 fields per entry in the native scan's `stats` (native/src/scan.h). */
 const SCAN_FIELDS = 13;
+/** The access time's field in the native scan's `stats`. */
+const ATIME_FIELD = 9;
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
 /** `Listing.format` of an entry that could not be read. */
@@ -593,7 +610,6 @@ class NativeListing implements Listing {
       nlink: Number(s[o + 6]),
       size: Number(s[o + 7]),
       rdev: Number(s[o + 8]),
-      atimeNs: s[o + 9]!,
       mtimeNs: s[o + 10]!,
       ctimeNs: s[o + 11]!,
     };

@@ -8,9 +8,12 @@
  *       k scrypt lanes one after another, in place, sharing one V array, on
  *       the libuv thread pool (the blocks are held until the promise settles;
  *       do not touch them meanwhile)
- *   scanDir(path: string): Promise<{ names, links, stats } | { errno }>  (names: one string, NUL-separated)
+ *   scanDir(path: string | Uint8Array): Promise<{ names | rawNames, links, stats } | { errno }>
  *       one folder's entries with their lstat metadata (see scan.h), read on
- *       the libuv thread pool; POSIX only (absent on Windows)
+ *       the libuv thread pool; POSIX only (absent on Windows). The path is
+ *       UTF-8 text or its raw bytes (a folder whose name is not valid UTF-8).
+ *       The names come NUL-separated, as one string (`names`) when they are
+ *       all valid UTF-8, else as their raw bytes (`rawNames`, a Buffer)
  *
  * Arguments may be any Uint8Array (Buffers included), also views into larger
  * ArrayBuffers: napi_get_typedarray_info already accounts for byteOffset.
@@ -225,6 +228,33 @@ static void lb_scan_execute(napi_env env, void *data) {
   lb_scan_dir(job->path, &job->scan);
 }
 
+/* Whether bytes are well-formed UTF-8 (Unicode's table 3-7: no overlong forms, no surrogates, nothing above U+10FFFF). */
+static int lb_utf8_valid(const uint8_t *s, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    uint8_t c = s[i];
+    size_t more;
+    uint8_t lo = 0x80, hi = 0xBF;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    if (c >= 0xC2 && c <= 0xDF) more = 1;
+    else if (c == 0xE0) more = 2, lo = 0xA0;
+    else if (c == 0xED) more = 2, hi = 0x9F;
+    else if (c >= 0xE1 && c <= 0xEF) more = 2;
+    else if (c == 0xF0) more = 3, lo = 0x90;
+    else if (c == 0xF4) more = 3, hi = 0x8F;
+    else if (c >= 0xF1 && c <= 0xF3) more = 3;
+    else return 0;
+    if (i + more >= n) return 0; /* the sequence is cut off */
+    if (s[i + 1] < lo || s[i + 1] > hi) return 0;
+    for (size_t k = 2; k <= more; k++) if (s[i + k] < 0x80 || s[i + k] > 0xBF) return 0;
+    i += more + 1;
+  }
+  return 1;
+}
+
 /* Builds { names, links, stats } (or { errno }); NULL with an exception pending on failure.
  * `names` is one string, the names joined by NUL (no name holds one): one
  * string for the folder costs far less than a string per entry. */
@@ -250,7 +280,10 @@ static napi_value lb_scan_result(napi_env env, lb_dir_scan *scan) {
     memcpy(joined + at, scan->names[i], n);
     at += n;
   }
-  if (napi_create_string_utf8(env, joined, at, &names) != napi_ok) {
+  /* Names that are not valid UTF-8 would come out of a string with U+FFFD in place of their bytes:
+   * the file could then be neither opened nor told from another. They go out as bytes instead. */
+  if ((lb_utf8_valid((const uint8_t *)joined, at) ? napi_create_string_utf8(env, joined, at, &names)
+                                                  : napi_create_buffer_copy(env, at, joined, NULL, &names)) != napi_ok) {
     free(joined);
     return NULL;
   }
@@ -266,7 +299,10 @@ static napi_value lb_scan_result(napi_env env, lb_dir_scan *scan) {
       if (napi_create_string_utf8(env, scan->links[i], NAPI_AUTO_LENGTH, &value) != napi_ok || napi_set_element(env, links, (uint32_t)i, value) != napi_ok) return NULL;
     }
   }
-  if (napi_set_named_property(env, result, "names", names) != napi_ok || napi_set_named_property(env, result, "links", links) != napi_ok ||
+  napi_valuetype names_type;
+  if (napi_typeof(env, names, &names_type) != napi_ok ||
+      napi_set_named_property(env, result, names_type == napi_string ? "names" : "rawNames", names) != napi_ok ||
+      napi_set_named_property(env, result, "links", links) != napi_ok ||
       napi_set_named_property(env, result, "stats", stats) != napi_ok) {
     return NULL;
   }
@@ -302,19 +338,28 @@ static napi_value lb_js_scan_dir(napi_env env, napi_callback_info info) {
   napi_valuetype type;
   lb_scan_job *job;
 
+  const uint8_t *raw = NULL;
   LB_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || napi_typeof(env, argv[0], &type) != napi_ok || type != napi_string) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "scanDir(path) needs a path string");
+  if (argc < 1 || napi_typeof(env, argv[0], &type) != napi_ok) type = napi_undefined;
+  if (type == napi_object) {
+    if (!lb_get_bytes(env, argv[0], "scanDir(path)", -1, &raw, &len)) return NULL;
+  } else if (type != napi_string) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "scanDir(path) needs a path string or its bytes");
     return NULL;
+  } else {
+    LB_CALL(env, napi_get_value_string_utf8(env, argv[0], NULL, 0, &len));
   }
-  LB_CALL(env, napi_get_value_string_utf8(env, argv[0], NULL, 0, &len));
   job = (lb_scan_job *)calloc(1, sizeof *job);
   if (!job || !(job->path = (char *)malloc(len + 1))) {
     free(job);
     napi_throw_error(env, NULL, "out of memory");
     return NULL;
   }
-  if (napi_get_value_string_utf8(env, argv[0], job->path, len + 1, &len) != napi_ok || strlen(job->path) != len) {
+  if (raw) {
+    memcpy(job->path, raw, len);
+    job->path[len] = '\0';
+  }
+  if ((!raw && napi_get_value_string_utf8(env, argv[0], job->path, len + 1, &len) != napi_ok) || strlen(job->path) != len) {
     free(job->path);
     free(job);
     napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "scanDir: the path must not contain NUL");

@@ -3,7 +3,10 @@
  * (without the surrounding quotes), and reads them back with strconv.Unquote.
  * Names with quotes, backslashes or control characters must therefore be
  * escaped Go-style before JSON encoding, or restic cannot read our trees.
+ * A byte that is not UTF-8 (carried as a lone surrogate, see raw-names.ts)
+ * is quoted `\xNN`, as Go quotes it.
  */
+import { decodeRawName } from './raw-names.js';
 
 // Go's unicode.IsPrint: letters, marks, numbers, punctuation, symbols and ASCII space.
 const PRINTABLE = /[\p{L}\p{M}\p{N}\p{P}\p{S} ]/u;
@@ -16,6 +19,8 @@ export function goQuoteInner(name: string): string {
   for (const ch of name) {
     const cp = ch.codePointAt(0)!;
     if (ch === '"' || ch === '\\') out += '\\' + ch;
+    else if (cp >= 0xdc80 && cp <= 0xdcff) out += '\\x' + (cp - 0xdc00).toString(16);
+    else if (cp >= 0xd800 && cp <= 0xdfff) out += '\ufffd'; // no byte behind it: Go cannot hold it either
     else if (PRINTABLE.test(ch)) out += ch;
     else if (SHORT_ESCAPES[cp]) out += SHORT_ESCAPES[cp];
     else if (cp < 0x20 || cp === 0x7f) out += '\\x' + cp.toString(16).padStart(2, '0');
@@ -27,7 +32,9 @@ export function goQuoteInner(name: string): string {
 
 /**
  * Go's strconv.Unquote('"' + inner + '"'). Byte escapes (\xNN, octal) that do
- * not form valid UTF-8 decode to U+FFFD. Throws on a malformed escape.
+ * not form valid UTF-8 decode to escaped bytes (lone surrogates, see
+ * raw-names.ts), so the file gets its name back byte for byte. Throws on a
+ * malformed escape.
  */
 export function goUnquoteInner(inner: string): string {
   if (!inner.includes('\\')) return inner;
@@ -73,5 +80,5 @@ export function goUnquoteInner(inner: string): string {
         }
     }
   }
-  return new TextDecoder().decode(new Uint8Array(bytes));
+  return decodeRawName(new Uint8Array(bytes));
 }

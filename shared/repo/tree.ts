@@ -1,4 +1,5 @@
 import { goQuoteInner, goUnquoteInner } from './goquote.js';
+import { encodeRawName, hasRawBytes } from './raw-names.js';
 import { formatGoTime, parseGoTime } from './gotime.js';
 import type { Tree, TreeNode, NodeType } from './types.js';
 
@@ -107,12 +108,24 @@ export function compareUtf8(a: string, b: string): number {
     let x = a.charCodeAt(i);
     let y = b.charCodeAt(i);
     if (x === y) continue;
+    // A byte that is not UTF-8 (a lone surrogate, see raw-names.ts) compares as that byte: by the bytes themselves.
+    if ((isLowSurrogate(x) || isLowSurrogate(y)) && (hasRawBytes(a) || hasRawBytes(b))) return compareBytes(encodeRawName(a), encodeRawName(b));
     if (x >= 0xd800 && y >= 0xd800) {
       x = x >= 0xe000 ? x - 0x800 : x + 0x2000;
       y = y >= 0xe000 ? y - 0x800 : y + 0x2000;
     }
     return x - y;
   }
+  return a.length - b.length;
+}
+
+function isLowSurrogate(u: number): boolean {
+  return u >= 0xdc00 && u <= 0xdfff;
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
   return a.length - b.length;
 }
 

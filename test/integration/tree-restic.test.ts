@@ -13,6 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GoMode, goModeFromPosix, posixPermissionsFromGo } from '../../shared/repo/gomode.js';
 import { decodeTree, encodeTree } from '../../shared/repo/tree.js';
 import type { Tree, TreeNode } from '../../shared/repo/types.js';
+import { backup } from '../../main/engine/backup.js';
+import { Repository } from '../../main/engine/repository.js';
+import { LocalTarget } from '../../main/engine/targets/local.js';
 
 const PASSWORD = 'tree test password';
 /** A zone with a negative, non-whole-hour offset, used by restic and by us alike. */
@@ -165,6 +168,26 @@ describe('trees written by restic', () => {
     const text = trees.get([...trees.keys()][0]!)!.bytes.toString('utf8');
     // America/St_Johns is UTC-03:30 (standard) or UTC-02:30 (daylight saving)
     expect(text).toMatch(/"mtime":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?-0[23]:30"/);
+  });
+
+  it("are what Lifeboat's own backup of the same folder writes: the same tree IDs, all the way down", async () => {
+    const repository = await Repository.open(new LocalTarget(repo), PASSWORD);
+    try {
+      const res = await backup(repository, { paths: [src] });
+      expect(res.errors).toEqual([]);
+      let tree = res.snapshot.tree;
+      for (const name of src.split(path.sep).filter(Boolean)) tree = (await repository.loadTree(tree)).nodes.find((n) => n.name === name)!.subtree!;
+      const ours = new Map<string, string>();
+      const walk = async (id: string, at: string) => {
+        ours.set(at, id);
+        for (const n of (await repository.loadTree(id)).nodes) if (n.type === 'dir') await walk(n.subtree!, path.join(at, n.name));
+      };
+      await walk(tree, '/src');
+      const theirs = new Map([...trees].filter(([, t]) => t.path !== '/').map(([id, t]) => [t.path, id]));
+      expect(Object.fromEntries(ours)).toEqual(Object.fromEntries(theirs));
+    } finally {
+      await repository.close();
+    }
   });
 
   it('re-encode byte for byte, so our tree IDs match restic', () => {

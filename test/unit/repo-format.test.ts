@@ -201,6 +201,8 @@ describe("goquote: Go's strconv.Quote / Unquote without the outer quotes", () =>
     ['👨\u200d👩', '👨\\u200d👩'], // ZWJ is Cf
     ["it's <a&b>", "it's <a&b>"],
     ['', ''],
+    // Bytes that are not UTF-8 (escaped as lone surrogates, raw-names.ts) quote as Go quotes an invalid byte.
+    ['caf\udce9 \udcff', 'caf\\xe9 \\xff'],
   ];
 
   it('quotes like strconv.Quote', () => {
@@ -214,13 +216,13 @@ describe("goquote: Go's strconv.Quote / Unquote without the outer quotes", () =>
   it('handles every escape form strconv.Unquote knows', () => {
     expect(goUnquoteInner('\\101\\102')).toBe('AB');
     expect(goUnquoteInner('\\000')).toBe('\0');
-    expect(goUnquoteInner('\\377\\303\\251')).toBe('\ufffdé'); // lone byte 0xff is invalid UTF-8
+    expect(goUnquoteInner('\\377\\303\\251')).toBe('\udcffé'); // lone byte 0xff is not UTF-8: kept, escaped (raw-names.ts)
     expect(goUnquoteInner('\\U0001F600')).toBe('😀');
     expect(goUnquoteInner('\\U0001f600')).toBe('😀');
     expect(goUnquoteInner('\\u00e9\\u00E9')).toBe('éé');
     expect(goUnquoteInner('\\xc3\\xa9')).toBe('é'); // UTF-8 bytes combine
     expect(goUnquoteInner('\\xf0\\x9f\\x98\\x80')).toBe('😀');
-    expect(goUnquoteInner('\\xff')).toBe('\ufffd');
+    expect(goUnquoteInner('\\xff')).toBe('\udcff');
     expect(goUnquoteInner('x\\x41y😀\\tz')).toBe('xAy😀\tz');
     expect(goUnquoteInner('\\a\\b\\f\\n\\r\\t\\v\\\\\\"')).toBe('\x07\b\f\n\r\t\v\\"');
   });

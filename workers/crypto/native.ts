@@ -45,19 +45,21 @@ export interface NativeBinding {
    * that cannot be read gives `{ errno }`, an entry that cannot be stat'ed has
    * its errno in its first field.
    */
-  scanDir?(path: string): Promise<NativeDirScan>;
+  scanDir?(path: string | Uint8Array): Promise<NativeDirScan>;
 }
 
 /**
  * A folder as `scanDir` read it: `names` is the entries' names joined by NUL
- * (empty for an empty folder). `stats` holds 13 int64 fields per entry, in
+ * (empty for an empty folder); when some name is not valid UTF-8, `rawNames`
+ * holds those bytes instead (see shared/repo/raw-names.ts). `stats` holds 13 int64 fields per entry, in
  * that order: lstat errno (0: ok), mode, uid, gid, inode, device, links,
  * size, rdev, atime, mtime, ctime (nanoseconds since the epoch), readlink
  * errno. `links[i]` is entry i's symlink target, absent for other entries.
  */
 export type NativeDirScan =
   | { errno: number; names?: undefined; links?: undefined; stats?: undefined }
-  | { errno?: undefined; names: string; links: (string | undefined)[]; stats: BigInt64Array };
+  | { errno?: undefined; names: string; rawNames?: undefined; links: (string | undefined)[]; stats: BigInt64Array }
+  | { errno?: undefined; names?: undefined; rawNames: Buffer; links: (string | undefined)[]; stats: BigInt64Array };
 
 const ADDON_RELATIVE_PATH = path.join('native', 'build', 'Release', 'lifeboat_native.node');
 

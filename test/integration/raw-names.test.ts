@@ -1,0 +1,126 @@
+/**
+ * File names that are not UTF-8 (a share still holding Latin-1 names), on real
+ * files, a real local repository and the real restic: Lifeboat backs them up
+ * (none is reported unreadable, two names differing only in such a byte stay
+ * two files), records them as restic does (the folder's tree gets the very ID
+ * restic's backup of it gets), and both tools restore them byte for byte,
+ * whichever of the two made the snapshot.
+ */
+import { lutimesSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync, lstatSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backup } from '../../main/engine/backup.js';
+import { Repository } from '../../main/engine/repository.js';
+import { restore } from '../../main/engine/restore.js';
+import { LocalTarget } from '../../main/engine/targets/local.js';
+import type { Id } from '../../shared/repo/types.js';
+import { ok, requireTool, restic, scratch } from '../helpers/tools.js';
+
+let s: ReturnType<typeof scratch>;
+let src: string;
+let repoDir: string;
+let password: string;
+
+/** A path below `base` whose last parts are raw bytes (Latin-1 here), as a Buffer node:fs takes as it is. */
+const raw = (base: string, ...parts: Buffer[]): Buffer => Buffer.concat([Buffer.from(base + '/'), ...parts.flatMap((p, i) => (i > 0 ? [Buffer.from('/'), p] : [p]))]);
+const latin1 = (s: string) => Buffer.from(s, 'latin1');
+
+/** Every file below `dir` (raw names, as hex of the path below it) with its bytes. */
+function listing(dir: Buffer | string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: Buffer, rel: Buffer) => {
+    for (const name of readdirSync(d, { encoding: 'buffer' })) {
+      const full = Buffer.concat([d, Buffer.from('/'), name]);
+      const r = rel.length ? Buffer.concat([rel, Buffer.from('/'), name]) : name;
+      if (lstatSync(full).isDirectory()) walk(full, r);
+      else out[r.toString('hex')] = readFileSync(full).toString('utf8');
+    }
+  };
+  walk(Buffer.isBuffer(dir) ? dir : Buffer.from(dir), Buffer.alloc(0));
+  return out;
+}
+
+/** Sets every access time below `root` a day ahead: reading a file or folder then leaves it as it is (relatime), so both tools see the same nodes. */
+function freezeAtimes(root: Buffer): void {
+  const ahead = new Date(Date.now() + 86_400_000);
+  const visit = (p: Buffer) => {
+    const st = lstatSync(p);
+    if (st.isSymbolicLink()) lutimesSync(p, ahead, st.mtime);
+    else utimesSync(p, ahead, st.mtime);
+    if (st.isDirectory()) for (const name of readdirSync(p, { encoding: 'buffer' })) visit(Buffer.concat([p, Buffer.from('/'), name]));
+  };
+  visit(root);
+}
+
+/** The tree ID of the folder at `dir` in a snapshot. */
+async function treeOf(repo: Repository, root: Id, dir: string): Promise<Id> {
+  let tree = root;
+  for (const name of dir.split('/').filter(Boolean)) {
+    const node = (await repo.loadTree(tree)).nodes.find((n) => n.name === name);
+    if (!node?.subtree) throw new Error(`no folder ${name} on the way to ${dir}`);
+    tree = node.subtree;
+  }
+  return tree;
+}
+
+beforeAll(async () => {
+  requireTool('restic');
+  s = scratch();
+  password = readFileSync(s.passwordFile, 'utf8').trim();
+  src = path.join(s.dir, 'src');
+  repoDir = path.join(s.dir, 'repo');
+  mkdirSync(src);
+  writeFileSync(raw(src, latin1('bad\xffname.txt')), 'the one with FF');
+  writeFileSync(raw(src, latin1('bad\xfename.txt')), 'the one with FE');
+  writeFileSync(raw(src, latin1('caf\xe9 menu')), 'Latin-1 e acute');
+  writeFileSync(path.join(src, 'café menu'), 'UTF-8 e acute');
+  mkdirSync(raw(src, latin1('R\xe9sum\xe9s')));
+  writeFileSync(raw(src, latin1('R\xe9sum\xe9s'), latin1('\xe9t\xe9 2026.txt')), 'nested, both names Latin-1');
+  // A cut-off UTF-8 sequence then plain text, and a stray continuation byte.
+  writeFileSync(raw(src, Buffer.from([0xe2, 0x82, 0x61])), 'cut off');
+  writeFileSync(raw(src, Buffer.from([0x80, 0x41])), 'stray');
+  freezeAtimes(Buffer.from(src));
+  await Repository.init(new LocalTarget(repoDir), password);
+}, 60_000);
+afterAll(() => s?.dispose());
+
+describe('names that are not UTF-8', () => {
+  let lifeboatTree: Id;
+  let lifeboatSnapshot: Id;
+
+  it('are backed up, none unreadable and none merged with another', async () => {
+    const repo = await Repository.open(new LocalTarget(repoDir), password);
+    try {
+      const res = await backup(repo, { paths: [src] });
+      expect(res.errors).toEqual([]);
+      expect(res.partial).toBe(false);
+      expect(res.summary.files_new).toBe(Object.keys(listing(src)).length);
+      lifeboatSnapshot = res.snapshot.id;
+      lifeboatTree = await treeOf(repo, res.snapshot.tree, src);
+    } finally {
+      await repo.close();
+    }
+  });
+
+  it('restic restores them byte for byte, and its check passes', () => {
+    const target = path.join(s.dir, 'restic-restore');
+    ok(restic(['-r', repoDir, 'restore', lifeboatSnapshot, '--target', target], s.passwordFile), 'restic restore');
+    expect(listing(path.join(target, src))).toEqual(listing(src));
+    ok(restic(['-r', repoDir, 'check', '--read-data'], s.passwordFile), 'restic check');
+  });
+
+  it("restic's backup of the same folder gives the same tree, and Lifeboat restores restic's snapshot byte for byte", async () => {
+    const out = JSON.parse(ok(restic(['-r', repoDir, 'backup', '--json', src], s.passwordFile), 'restic backup').stdout.trim().split('\n').pop()!) as { snapshot_id: string };
+    const repo = await Repository.open(new LocalTarget(repoDir), password);
+    try {
+      const snap = await repo.findSnapshot(out.snapshot_id);
+      expect(await treeOf(repo, snap.tree, src)).toBe(lifeboatTree);
+      const target = path.join(s.dir, 'lifeboat-restore');
+      const res = await restore(repo, snap, { target });
+      expect(res.errors).toEqual([]);
+      expect(listing(path.join(target, src))).toEqual(listing(src));
+    } finally {
+      await repo.close();
+    }
+  });
+});
