@@ -9,6 +9,7 @@
  * pack-buffer channel once the pack is stored (see `PackBufferExchange`).
  */
 import type { PackedBlob } from '../shared/repo/pack.js';
+import type { ExtendedAttribute } from '../shared/repo/types.js';
 import type { CompressionMode } from './engine/blob.js';
 import type { KnownSetBuffers } from './engine/known-set.js';
 import type { PackBufferWire } from './engine/pack-buffers.js';
@@ -119,6 +120,8 @@ export interface RestoreFile {
   mtime: number;
   uid?: number;
   gid?: number;
+  /** Extended attributes to set (after ownership, before the mode). */
+  xattrs?: ExtendedAttribute[];
 }
 
 /** Verify, decrypt, decompress and write blobs into files. */

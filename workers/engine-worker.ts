@@ -15,6 +15,7 @@ import { PackBufferSupply } from './engine/pack-buffers.js';
 import { PackBuilder, packBufferSize, type BuiltPack } from './engine/pack-builder.js';
 import { DEFAULT_PACK_SIZE } from './engine/pack-writer.js';
 import { fsPath } from './engine/fs-path.js';
+import { restoreXattrs } from './engine/xattrs.js';
 import type {
   BackupFilesReply,
   BackupFilesRequest,
@@ -219,6 +220,7 @@ function restoreBlobs(req: RestoreBlobsRequest): RestoreBlobsReply {
             // As restic: ownership is best effort.
           }
         }
+        for (const message of restoreXattrs(fd, f.xattrs)) metadataErrors.push({ path: f.path, message });
         fchmodSync(fd, f.mode);
         futimesSync(fd, f.atime, f.mtime);
       } catch (e) {

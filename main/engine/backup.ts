@@ -161,8 +161,14 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
       pool ??= EngineWorkerPool.spawn(workers);
     }, cached?.folders, sigs);
     // Nothing changed anywhere since the cache was written: the snapshot is all that is left to write.
-    const unchanged = indexKept && matcher.reuseCached(root, { indexChecked: true });
-    if (!unchanged) {
+    let unchanged = indexKept && matcher.reuseCached(root, { indexChecked: true });
+    // Should anything be left to read or encode after all (which the scan's invariants rule out), it is
+    // deduplicated against the real index, never an empty one.
+    if (unchanged && (scan.files.some((f) => !matcher.unchanged.has(f)) || scan.dirs.some((d) => d.subtree === undefined))) {
+      unchanged = false;
+      await (indexLoaded ??= repo.loadIndex(indexFiles));
+    }
+    if (!unchanged && !matcher.reused.has(root)) {
       await (indexLoaded ??= repo.loadIndex(indexFiles));
       // Resume: packs an interrupted backup uploaded but never indexed are indexed and reused. Listing the
       // packs runs while the parent is matched; it is awaited before any blob is claimed.

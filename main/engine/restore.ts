@@ -14,6 +14,7 @@ import { mapLimit, type Repository } from './repository.js';
 import { walkTree } from './snapshot-walk.js';
 import { EngineWorkerPool, defaultWorkerCount } from './worker-pool.js';
 import { fsPath } from '../../workers/engine/fs-path.js';
+import { restoreXattrs } from '../../workers/engine/xattrs.js';
 
 export interface RestoreOptions {
   /** Folder to restore into; created if missing. Snapshot paths are recreated below it. */
@@ -122,7 +123,14 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
 
     const wireFile = (f: Planned): RestoreFile => {
       const n = f.node;
-      return { path: f.dest, mode: posixPermissionsFromGo(n.mode), atime: secs(n.atime), mtime: secs(n.mtime), ...(asRoot ? { uid: n.uid, gid: n.gid } : {}) };
+      return {
+        path: f.dest,
+        mode: posixPermissionsFromGo(n.mode),
+        atime: secs(n.atime),
+        mtime: secs(n.mtime),
+        ...(asRoot ? { uid: n.uid, gid: n.gid } : {}),
+        ...(n.extended_attributes?.length ? { xattrs: n.extended_attributes } : {}),
+      };
     };
 
     /** Reads the task's blobs (neighbours in one request) and has a worker verify and write them. */
@@ -296,7 +304,7 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
     await mapLimit(
       finished.filter((f) => mainFiles.has(f.dest)),
       32,
-      (f) => applyMetadata(f, asRoot).catch((e) => void errors.push({ path: f.dest, message: `metadata: ${(e as Error).message}` })),
+      (f) => applyMetadata(f, asRoot, errors).catch((e) => void errors.push({ path: f.dest, message: `metadata: ${(e as Error).message}` })),
     );
     let symlinks = 0;
     for (const l of links) {
@@ -316,7 +324,7 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
     // Folder times last, deepest first: writing inside a folder changes its mtime.
     for (const d of [...dirs].reverse()) {
       if (badDirs.has(d.dest)) continue;
-      await applyMetadata(d, asRoot).catch((e) => errors.push({ path: d.dest, message: `metadata: ${(e as Error).message}` }));
+      await applyMetadata(d, asRoot, errors).catch((e) => errors.push({ path: d.dest, message: `metadata: ${(e as Error).message}` }));
     }
     await closing;
     progress.phase = 'done';
@@ -351,10 +359,12 @@ async function createEmpty(file: string): Promise<void> {
   await fh.close();
 }
 
-async function applyMetadata(p: Planned, asRoot: boolean): Promise<void> {
+/** Ownership (as root), extended attributes, mode, times, in that order; attributes that cannot be set are added to `errors`. */
+async function applyMetadata(p: Planned, asRoot: boolean, errors: RestoreResult['errors']): Promise<void> {
   const n = p.node;
   const dest = fsPath(p.dest);
   if (asRoot) await fsp.lchown(dest, n.uid, n.gid).catch(() => {});
+  for (const message of restoreXattrs(dest, n.extended_attributes)) errors.push({ path: p.dest, message: `metadata: ${message}` });
   await fsp.chmod(dest, posixPermissionsFromGo(n.mode));
   await fsp.utimes(dest, secs(n.atime), secs(n.mtime));
 }

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { getSystemErrorMap } from 'node:util';
 import type { ExcludeMatcher } from '../../shared/glob.js';
 import { goModeFromPosix } from '../../shared/repo/gomode.js';
-import type { Id, NodeType, TreeNode } from '../../shared/repo/types.js';
+import type { ExtendedAttribute, Id, NodeType, TreeNode } from '../../shared/repo/types.js';
+import { decodeXattrList, xattrErrorMessage } from '../../workers/engine/xattrs.js';
 import { loadNative, type NativeDirScan } from '../../workers/crypto/native.js';
 import { encodeRawName } from '../../shared/repo/raw-names.js';
 import { decodeRawName, fsPath } from '../../workers/engine/fs-path.js';
@@ -99,12 +100,14 @@ export interface EntryStat {
   ctimeNs: bigint;
 }
 
-/** One entry of a folder as read: its stat, or why it could not be read; a symlink's target. */
+/** One entry of a folder as read: its stat, or why it could not be read; a symlink's target; its extended attributes, or why they could not be read. */
 export interface RawEntry {
   name: string;
   stat?: EntryStat;
   error?: string;
   linktarget?: string;
+  xattrs?: ExtendedAttribute[];
+  xattrError?: string;
 }
 
 const S_IFMT = 0o170000;
@@ -144,7 +147,7 @@ function errnoMessage(errno: number, syscall: string, file: string): string {
 
 const owners = new OwnerNames();
 
-function nodeFromStat(name: string, st: EntryStat): TreeNode {
+function nodeFromStat(name: string, st: EntryStat, xattrs?: ExtendedAttribute[]): TreeNode {
   const type = TYPE_BY_FORMAT.get(st.mode & S_IFMT) ?? 'irregular';
   const node: TreeNode = {
     name,
@@ -171,6 +174,7 @@ function nodeFromStat(name: string, st: EntryStat): TreeNode {
     node.content = [];
   }
   if (type === 'dev' || type === 'chardev') node.device = st.rdev;
+  if (xattrs?.length && type !== 'symlink') node.extended_attributes = xattrs;
   return node;
 }
 
@@ -282,7 +286,11 @@ export class SourceScan {
 
   private async run(): Promise<void> {
     if (!this.native) this.mounts = await readMounts();
+    const walked: string[] = [];
     for (const src of this.sources) {
+      // A source inside another one is walked with it: walked again, its entries would be there twice.
+      if (walked.some((w) => src === w || src.startsWith(w.endsWith(path.sep) ? w : w + path.sep))) continue;
+      walked.push(src);
       const parts = src.split(path.sep).filter(Boolean);
       let dir = this.root;
       let cur = '/';
@@ -298,7 +306,9 @@ export class SourceScan {
         let next = dir.children.get(name);
         if (!next || next.kind !== 'dir') {
           const st = fromBigIntStats(await fsp.lstat(cur, { bigint: true }));
-          next = { kind: 'dir', name, path: cur, node: nodeFromStat(name, st), dev: st.dev, children: new Map(), pending: 0, unlisted: true, fileCount: 0, fileBytes: 0 };
+          const { xattrs, xattrError } = this.readXattrs(cur, st);
+          if (xattrError) this.errors.push({ path: cur, message: xattrError });
+          next = { kind: 'dir', name, path: cur, node: nodeFromStat(name, st, xattrs), dev: st.dev, children: new Map(), pending: 0, unlisted: true, fileCount: 0, fileBytes: 0 };
           this.addDir(dir, next);
         }
         dir = next;
@@ -308,7 +318,7 @@ export class SourceScan {
       let raw: RawEntry;
       try {
         const st = fromBigIntStats(await fsp.lstat(src, { bigint: true }));
-        raw = { name, stat: st };
+        raw = { name, stat: st, ...this.readXattrs(src, st) };
         if ((st.mode & S_IFMT) === 0o120000) raw.linktarget = await fsp.readlink(src);
       } catch (e) {
         raw = { name, error: (e as Error).message };
@@ -317,6 +327,18 @@ export class SourceScan {
       if (d) await this.walkDir(d);
     }
     for (const d of this.dirs) if (d.unlisted && !d.listingDigest) d.listingDigest = unlistedDigest(d);
+  }
+
+  /** A source's or a folder on the way's extended attributes (the native scan reads those of every entry below). */
+  private readXattrs(file: string, st: EntryStat): Pick<RawEntry, 'xattrs' | 'xattrError'> {
+    const read = this.native ? loadNative().readXattrs : undefined;
+    if (!read || (st.mode & S_IFMT) === 0o120000) return {};
+    try {
+      const list = read(fsPath(file));
+      return list ? { xattrs: decodeXattrList(list) } : {};
+    } catch (e) {
+      return { xattrError: `backed up without its extended attributes: ${xattrErrorMessage(e, 'listxattr', file)}` };
+    }
   }
 
   private addDir(parent: DirEntry, d: DirEntry): void {
@@ -368,7 +390,9 @@ export class SourceScan {
       this.errors.push({ path: full, message: raw.error ?? 'cannot be read' });
       return undefined;
     }
-    const node = nodeFromStat(raw.name, st);
+    const node = nodeFromStat(raw.name, st, raw.xattrs);
+    // The entry is backed up, but without what could not be read: that is said, never left out silently.
+    if (raw.xattrError) this.errors.push({ path: full, message: raw.xattrError });
     if (node.type === 'dir') {
       // Another device (a mount point, a subvolume): its own file system decides how it is scanned.
       const sync = st.dev === dir.dev ? dir.sync === true : this.isLocal(full);
@@ -453,10 +477,11 @@ export class SourceScan {
         .update(r.names ?? r.rawNames!)
         .update('\0\0')
         .update(new Uint8Array(r.stats.buffer, r.stats.byteOffset, r.stats.byteLength))
-        .update(r.links.map((l) => l ?? '').join('\0'))
-        .digest();
+        .update(r.links.map((l) => l ?? '').join('\0'));
+      r.xattrs.forEach((x, i) => x && digest.update(`\0${i}\0`).update(x));
+      const digestBytes = digest.digest();
       const names = r.names !== undefined ? (r.names === '' ? [] : r.names.split('\0')) : splitRawNames(r.rawNames);
-      return { listing: new NativeListing(names, r.stats, r.links, base), digest };
+      return { listing: new NativeListing(names, r.stats, r.links, r.xattrs, base), digest: digestBytes };
     }
     const out = await this.readDirFs(dir, base);
     const h = createHash('sha256');
@@ -539,7 +564,9 @@ function splitRawNames(joined: Buffer): string[] {
 }
 
 /** int64 fields per entry in the native scan's `stats` (native/src/scan.h). */
-const SCAN_FIELDS = 13;
+const SCAN_FIELDS = 14;
+/** The extended attributes' errno field in the native scan's `stats`. */
+const XATTR_ERRNO_FIELD = 13;
 /** The access time's field in the native scan's `stats`. */
 const ATIME_FIELD = 9;
 const S_IFDIR = 0o040000;
@@ -572,6 +599,7 @@ class NativeListing implements Listing {
     readonly names: readonly string[],
     private readonly stats: BigInt64Array,
     private readonly links: (string | undefined)[],
+    private readonly xattrs: (Buffer | undefined)[],
     private readonly base: string,
   ) {
     // The low 32 bits of errno and mode fields, read without making a BigInt per field.
@@ -613,8 +641,13 @@ class NativeListing implements Listing {
       mtimeNs: s[o + 10]!,
       ctimeNs: s[o + 11]!,
     };
+    const raw: RawEntry = { name, stat };
     const link = this.links[i];
-    return link !== undefined ? { name, stat, linktarget: link } : { name, stat };
+    if (link !== undefined) raw.linktarget = link;
+    const xattrErrno = Number(s[o + XATTR_ERRNO_FIELD]);
+    if (xattrErrno !== 0) raw.xattrError = `backed up without its extended attributes: ${errnoMessage(xattrErrno, 'listxattr', this.base + name)}`;
+    else if (this.xattrs[i]) raw.xattrs = decodeXattrList(this.xattrs[i]!);
+    return raw;
   }
 }
 

@@ -13,7 +13,13 @@
  *       the libuv thread pool; POSIX only (absent on Windows). The path is
  *       UTF-8 text or its raw bytes (a folder whose name is not valid UTF-8).
  *       The names come NUL-separated, as one string (`names`) when they are
- *       all valid UTF-8, else as their raw bytes (`rawNames`, a Buffer)
+ *       all valid UTF-8, else as their raw bytes (`rawNames`, a Buffer);
+ *       `xattrs[i]` is entry i's extended attributes (a Buffer, see scan.h),
+ *       absent when it has none
+ *   readXattrs(path: string | Uint8Array): Buffer | undefined
+ *   setXattr(pathOrFd: string | Uint8Array | number, name: string, value: Uint8Array): void
+ *       extended attributes of one file (symlinks not followed), synchronous;
+ *       failures throw an Error with the `errno`
  *
  * Arguments may be any Uint8Array (Buffers included), also views into larger
  * ArrayBuffers: napi_get_typedarray_info already accounts for byteOffset.
@@ -22,6 +28,7 @@
 #define NAPI_VERSION 8
 #include <node_api.h>
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,7 +191,9 @@ static napi_value lb_js_scrypt_lanes(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "N and r must be numbers");
     return NULL;
   }
-  if (!(r >= 1 && r < 1073741824.0) || r != (double)(uint32_t)r || block_len == 0 || block_len % ((size_t)128 * (uint32_t)r) != 0) {
+  /* 128*r must fit a size_t (a 32-bit one too) before anything is divided by it. */
+  if (!(r >= 1 && r < 1073741824.0) || r != (double)(uint32_t)r || (double)r > (double)(SIZE_MAX / 128) || block_len == 0 ||
+      block_len % ((size_t)128 * (uint32_t)r) != 0) {
     napi_throw_range_error(env, "ERR_INVALID_ARG_VALUE", "r must be a positive integer and blocks a non-empty multiple of 128*r bytes");
     return NULL;
   }
@@ -259,7 +268,7 @@ static int lb_utf8_valid(const uint8_t *s, size_t n) {
  * `names` is one string, the names joined by NUL (no name holds one): one
  * string for the folder costs far less than a string per entry. */
 static napi_value lb_scan_result(napi_env env, lb_dir_scan *scan) {
-  napi_value result, names, links, stats, buffer, value;
+  napi_value result, names, links, xattrs, stats, buffer, value;
   void *bytes = NULL;
   size_t i, count = scan->count, total = 0, at = 0;
   char *joined;
@@ -299,10 +308,20 @@ static napi_value lb_scan_result(napi_env env, lb_dir_scan *scan) {
       if (napi_create_string_utf8(env, scan->links[i], NAPI_AUTO_LENGTH, &value) != napi_ok || napi_set_element(env, links, (uint32_t)i, value) != napi_ok) return NULL;
     }
   }
+  if (napi_create_array(env, &xattrs) != napi_ok) return NULL;
+  for (i = 0; i < count; i++) {
+    if (scan->xattrs[i]) {
+      if (napi_create_buffer_copy(env, scan->xattr_lens[i], scan->xattrs[i], NULL, &value) != napi_ok ||
+          napi_set_element(env, xattrs, (uint32_t)i, value) != napi_ok) {
+        return NULL;
+      }
+    }
+  }
   napi_valuetype names_type;
   if (napi_typeof(env, names, &names_type) != napi_ok ||
       napi_set_named_property(env, result, names_type == napi_string ? "names" : "rawNames", names) != napi_ok ||
       napi_set_named_property(env, result, "links", links) != napi_ok ||
+      napi_set_named_property(env, result, "xattrs", xattrs) != napi_ok ||
       napi_set_named_property(env, result, "stats", stats) != napi_ok) {
     return NULL;
   }
@@ -376,11 +395,137 @@ static napi_value lb_js_scan_dir(napi_env env, napi_callback_info info) {
   }
   return promise;
 }
+
+/* A path argument (UTF-8 text or its raw bytes) as a malloc'd C string; NULL with an exception pending. */
+static char *lb_get_path(napi_env env, napi_value value, const char *what) {
+  napi_valuetype type;
+  size_t len = 0;
+  char *path;
+  const uint8_t *raw = NULL;
+  char msg[96];
+  if (napi_typeof(env, value, &type) != napi_ok) type = napi_undefined;
+  if (type == napi_object) {
+    if (!lb_get_bytes(env, value, what, -1, &raw, &len)) return NULL;
+  } else if (type == napi_string) {
+    if (napi_get_value_string_utf8(env, value, NULL, 0, &len) != napi_ok) len = 0;
+  } else {
+    snprintf(msg, sizeof msg, "%s must be a path string or its bytes", what);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+    return NULL;
+  }
+  path = (char *)malloc(len + 1);
+  if (!path) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  if (raw) {
+    memcpy(path, raw, len);
+    path[len] = '\0';
+  } else if (napi_get_value_string_utf8(env, value, path, len + 1, &len) != napi_ok) {
+    path[0] = '\0';
+  }
+  if (strlen(path) != len) {
+    free(path);
+    snprintf(msg, sizeof msg, "%s must not contain NUL", what);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", msg);
+    return NULL;
+  }
+  return path;
+}
+
+/* Throws an Error for errno `e` from `syscall`, with the errno in its `errno` property. */
+static void lb_throw_errno(napi_env env, int e, const char *syscall) {
+  napi_value msg, err, code;
+  char text[160];
+  snprintf(text, sizeof text, "%s: %s", syscall, strerror(e));
+  if (napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg) != napi_ok || napi_create_error(env, NULL, msg, &err) != napi_ok ||
+      napi_create_int32(env, e, &code) != napi_ok || napi_set_named_property(env, err, "errno", code) != napi_ok) {
+    napi_throw_error(env, NULL, text);
+    return;
+  }
+  napi_throw(env, err);
+}
+
+/* readXattrs(path): Buffer | undefined (see scan.h for the layout); synchronous, throws with `errno`. */
+static napi_value lb_js_read_xattrs(napi_env env, napi_callback_info info) {
+  size_t argc = 1, len = 0;
+  napi_value argv[1], result;
+  char *path, *list = NULL;
+  int e;
+  LB_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "readXattrs(path) needs a path");
+    return NULL;
+  }
+  if (!(path = lb_get_path(env, argv[0], "readXattrs(path)"))) return NULL;
+  e = lb_read_xattrs(path, &list, &len);
+  free(path);
+  if (e) {
+    lb_throw_errno(env, e, "listxattr");
+    return NULL;
+  }
+  if (!list) {
+    LB_CALL(env, napi_get_undefined(env, &result));
+    return result;
+  }
+  if (napi_create_buffer_copy(env, len, list, NULL, &result) != napi_ok) {
+    free(list);
+    napi_throw_error(env, NULL, "readXattrs: cannot build the result");
+    return NULL;
+  }
+  free(list);
+  return result;
+}
+
+/* setXattr(pathOrFd, name, value): sets one attribute (on an open descriptor, or a path not followed
+ * if a symlink); synchronous, throws with `errno`. */
+static napi_value lb_js_set_xattr(napi_env env, napi_callback_info info) {
+  size_t argc = 3, name_len = 0, value_len = 0;
+  napi_value argv[3];
+  napi_valuetype type;
+  char *path = NULL, *name;
+  const uint8_t *value;
+  int32_t fd = -1;
+  int e;
+  LB_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "setXattr(pathOrFd, name, value) needs 3 arguments");
+    return NULL;
+  }
+  if (napi_typeof(env, argv[0], &type) == napi_ok && type == napi_number) {
+    LB_CALL(env, napi_get_value_int32(env, argv[0], &fd));
+    if (fd < 0) {
+      napi_throw_range_error(env, "ERR_INVALID_ARG_VALUE", "setXattr: the descriptor must not be negative");
+      return NULL;
+    }
+  } else if (!(path = lb_get_path(env, argv[0], "setXattr(path)"))) {
+    return NULL;
+  }
+  if (!lb_get_bytes(env, argv[2], "setXattr(value)", -1, &value, &value_len)) {
+    free(path);
+    return NULL;
+  }
+  if (napi_typeof(env, argv[1], &type) != napi_ok || type != napi_string ||
+      napi_get_value_string_utf8(env, argv[1], NULL, 0, &name_len) != napi_ok || !(name = (char *)malloc(name_len + 1))) {
+    free(path);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "setXattr: the name must be a string");
+    return NULL;
+  }
+  napi_get_value_string_utf8(env, argv[1], name, name_len + 1, &name_len);
+  e = strlen(name) != name_len ? EINVAL : lb_set_xattr(path, fd, name, value, value_len);
+  free(name);
+  free(path);
+  if (e) {
+    lb_throw_errno(env, e, "setxattr");
+    return NULL;
+  }
+  return NULL;
+}
 #endif
 
 static napi_value lb_init_module(napi_env env, napi_value exports) {
   napi_value impl;
-  napi_property_descriptor props[5];
+  napi_property_descriptor props[7];
   size_t nprops = 4;
 
   LB_CALL(env, napi_create_string_utf8(env, lb_poly1305_impl(), NAPI_AUTO_LENGTH, &impl));
@@ -404,7 +549,13 @@ static napi_value lb_init_module(napi_env env, napi_value exports) {
   props[4].utf8name = "scanDir";
   props[4].method = lb_js_scan_dir;
   props[4].attributes = napi_enumerable;
-  nprops = 5;
+  props[5].utf8name = "readXattrs";
+  props[5].method = lb_js_read_xattrs;
+  props[5].attributes = napi_enumerable;
+  props[6].utf8name = "setXattr";
+  props[6].method = lb_js_set_xattr;
+  props[6].attributes = napi_enumerable;
+  nprops = 7;
 #endif
 
   LB_CALL(env, napi_define_properties(env, exports, nprops, props));

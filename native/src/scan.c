@@ -12,6 +12,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#if defined(__linux__) || defined(__APPLE__)
+#include <sys/xattr.h>
+#define LB_HAVE_XATTR 1
+#endif
 
 #if defined(__APPLE__)
 #define LB_ATIM st_atimespec
@@ -25,10 +29,11 @@
 
 static int64_t lb_ns(struct timespec t) { return (int64_t)t.tv_sec * 1000000000 + (int64_t)t.tv_nsec; }
 
-/* Grows the three arrays to hold at least `need` entries; 0 when out of memory. */
+/* Grows the arrays to hold at least `need` entries; 0 when out of memory. */
 static int lb_grow(lb_dir_scan *out, size_t *cap, size_t need) {
   size_t n;
-  char **names, **links;
+  char **names, **links, **xattrs;
+  size_t *xattr_lens;
   int64_t *stats;
   if (need <= *cap) return 1;
   n = *cap ? *cap * 2 : 64;
@@ -39,6 +44,12 @@ static int lb_grow(lb_dir_scan *out, size_t *cap, size_t need) {
   links = (char **)realloc(out->links, n * sizeof *links);
   if (!links) return 0;
   out->links = links;
+  xattrs = (char **)realloc(out->xattrs, n * sizeof *xattrs);
+  if (!xattrs) return 0;
+  out->xattrs = xattrs;
+  xattr_lens = (size_t *)realloc(out->xattr_lens, n * sizeof *xattr_lens);
+  if (!xattr_lens) return 0;
+  out->xattr_lens = xattr_lens;
   stats = (int64_t *)realloc(out->stats, n * LB_SCAN_FIELDS * sizeof *stats);
   if (!stats) return 0;
   out->stats = stats;
@@ -76,11 +87,126 @@ static char *lb_readlink(int fd, const char *name, int64_t size_hint) {
   }
 }
 
+#ifdef LB_HAVE_XATTR
+#if defined(__APPLE__)
+#define LB_LISTXATTR(p, b, n) listxattr((p), (b), (n), XATTR_NOFOLLOW)
+#define LB_GETXATTR(p, k, b, n) getxattr((p), (k), (b), (n), 0, XATTR_NOFOLLOW)
+#else
+#define LB_LISTXATTR(p, b, n) llistxattr((p), (b), (n))
+#define LB_GETXATTR(p, k, b, n) lgetxattr((p), (k), (b), (n))
+#endif
+
+/* No extended attributes to read: the file system has none, or the attribute went away meanwhile. */
+static int lb_xattr_absent(int e) {
+#ifdef ENOATTR
+  if (e == ENOATTR) return 1;
+#endif
+  return e == ENOTSUP || e == ENODATA;
+}
+
+/* One list (name NULL) or get call into a buffer grown until the answer fits (a value can grow between
+ * asking its size and reading it: ERANGE asks again). 0 with *buf (malloc'd, or NULL when empty) and
+ * *len, or an errno. */
+static int lb_xattr_fetch(const char *file, const char *name, char **buf, size_t *len) {
+  int attempt;
+  *buf = NULL;
+  *len = 0;
+  for (attempt = 0; attempt < 8; attempt++) {
+    ssize_t want = name ? LB_GETXATTR(file, name, NULL, 0) : LB_LISTXATTR(file, NULL, 0);
+    ssize_t got;
+    char *b;
+    int e;
+    if (want < 0) return errno;
+    if (want == 0) return 0;
+    b = (char *)malloc((size_t)want);
+    if (!b) return ENOMEM;
+    got = name ? LB_GETXATTR(file, name, b, (size_t)want) : LB_LISTXATTR(file, b, (size_t)want);
+    if (got >= 0) {
+      *buf = b;
+      *len = (size_t)got;
+      return 0;
+    }
+    e = errno;
+    free(b);
+    if (e != ERANGE) return e;
+  }
+  return ERANGE;
+}
+
+/* Reads the extended attributes of `file` (not following a symlink) into *out (see lb_dir_scan.xattrs).
+ * Returns 0, or an errno; no attributes (or a file system without them) is 0 with *out NULL. */
+int lb_read_xattrs(const char *file, char **out, size_t *out_len) {
+  char *names = NULL, *list = NULL;
+  size_t names_len = 0, list_len = 0, list_cap = 0, at = 0;
+  int e = lb_xattr_fetch(file, NULL, &names, &names_len);
+  *out = NULL;
+  *out_len = 0;
+  if (e) return lb_xattr_absent(e) ? 0 : e;
+  while (at < names_len) {
+    const char *name = names + at;
+    size_t rest = names_len - at, name_len = strnlen(name, rest), value_len = 0, need;
+    char *value = NULL;
+    if (name_len == rest) break; /* not NUL-terminated: never from a kernel, but never read past it */
+    at += name_len + 1;
+    if (name_len == 0) continue;
+    e = lb_xattr_fetch(file, name, &value, &value_len);
+    if (e) {
+      if (lb_xattr_absent(e)) continue; /* removed since it was listed */
+      goto fail;
+    }
+    need = list_len + name_len + 1 + 4 + value_len;
+    if (need > list_cap) {
+      size_t cap = list_cap ? list_cap * 2 : 256;
+      char *grown;
+      while (cap < need) cap *= 2;
+      grown = (char *)realloc(list, cap);
+      if (!grown) {
+        free(value);
+        e = ENOMEM;
+        goto fail;
+      }
+      list = grown;
+      list_cap = cap;
+    }
+    memcpy(list + list_len, name, name_len + 1);
+    list_len += name_len + 1;
+    list[list_len++] = (char)(value_len & 0xff);
+    list[list_len++] = (char)((value_len >> 8) & 0xff);
+    list[list_len++] = (char)((value_len >> 16) & 0xff);
+    list[list_len++] = (char)((value_len >> 24) & 0xff);
+    if (value_len) memcpy(list + list_len, value, value_len);
+    list_len += value_len;
+    free(value);
+  }
+  free(names);
+  *out = list;
+  *out_len = list_len;
+  return 0;
+fail:
+  free(names);
+  free(list);
+  return e;
+}
+#else
+int lb_read_xattrs(const char *file, char **out, size_t *out_len) {
+  (void)file;
+  *out = NULL;
+  *out_len = 0;
+  return 0;
+}
+#endif
+
 void lb_scan_dir(const char *path, lb_dir_scan *out) {
   DIR *dir;
   int fd;
   size_t cap = 0;
   struct dirent *ent;
+#ifdef LB_HAVE_XATTR
+  /* The entry's full path, for the xattr calls (which take no folder descriptor). */
+  size_t base_len = strlen(path), full_cap = 0;
+  char *full = NULL;
+  int slash = base_len > 0 && path[base_len - 1] != '/';
+#endif
 
   memset(out, 0, sizeof *out);
   fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
@@ -113,6 +239,8 @@ void lb_scan_dir(const char *path, lb_dir_scan *out) {
     i = out->count++;
     out->names[i] = name;
     out->links[i] = NULL;
+    out->xattrs[i] = NULL;
+    out->xattr_lens[i] = 0;
     f = out->stats + i * LB_SCAN_FIELDS;
     memset(f, 0, LB_SCAN_FIELDS * sizeof *f);
     if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -133,9 +261,43 @@ void lb_scan_dir(const char *path, lb_dir_scan *out) {
     if (S_ISLNK(st.st_mode)) {
       out->links[i] = lb_readlink(fd, name, (int64_t)st.st_size);
       if (!out->links[i]) f[LB_SCAN_LINK_ERRNO] = errno;
+    } else {
+#ifdef LB_HAVE_XATTR
+      size_t need = base_len + 1 + strlen(name) + 1;
+      if (need > full_cap) {
+        char *grown = (char *)realloc(full, need * 2);
+        if (!grown) {
+          f[LB_SCAN_XATTR_ERRNO] = ENOMEM;
+          continue;
+        }
+        full = grown;
+        full_cap = need * 2;
+      }
+      memcpy(full, path, base_len);
+      full[base_len] = '/';
+      strcpy(full + base_len + slash, name);
+      f[LB_SCAN_XATTR_ERRNO] = lb_read_xattrs(full, &out->xattrs[i], &out->xattr_lens[i]);
+#endif
     }
   }
   closedir(dir); /* closes fd */
+#ifdef LB_HAVE_XATTR
+  free(full);
+#endif
+}
+
+int lb_set_xattr(const char *file, int fd, const char *name, const void *value, size_t len) {
+#ifdef LB_HAVE_XATTR
+#if defined(__APPLE__)
+  int rc = fd >= 0 ? fsetxattr(fd, name, value, len, 0, 0) : setxattr(file, name, value, len, 0, XATTR_NOFOLLOW);
+#else
+  int rc = fd >= 0 ? fsetxattr(fd, name, value, len, 0) : lsetxattr(file, name, value, len, 0);
+#endif
+  return rc == 0 ? 0 : errno;
+#else
+  (void)file, (void)fd, (void)name, (void)value, (void)len;
+  return ENOTSUP;
+#endif
 }
 
 void lb_scan_free(lb_dir_scan *scan) {
@@ -143,9 +305,12 @@ void lb_scan_free(lb_dir_scan *scan) {
   for (i = 0; i < scan->count; i++) {
     free(scan->names[i]);
     free(scan->links[i]);
+    free(scan->xattrs[i]);
   }
   free(scan->names);
   free(scan->links);
+  free(scan->xattrs);
+  free(scan->xattr_lens);
   free(scan->stats);
   memset(scan, 0, sizeof *scan);
 }

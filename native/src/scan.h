@@ -1,7 +1,8 @@
 /*
  * One folder's entries with their lstat metadata, read in one go (POSIX):
  * readdir, then fstatat(AT_SYMLINK_NOFOLLOW) and, for symlinks, readlinkat on
- * each entry relative to the open folder. A backup's scan costs one call per
+ * each entry relative to the open folder; and the extended attributes of
+ * every entry but symlinks (as restic records them; Linux and macOS). A backup's scan costs one call per
  * folder instead of one per entry, and runs off the JavaScript thread.
  */
 #ifndef LB_SCAN_H
@@ -25,6 +26,7 @@ enum {
   LB_SCAN_MTIME_NS,
   LB_SCAN_CTIME_NS,
   LB_SCAN_LINK_ERRNO,  /* errno of a symlink's readlink, 0 when it succeeded */
+  LB_SCAN_XATTR_ERRNO, /* errno of reading the extended attributes, 0 when it succeeded (or there are none) */
   LB_SCAN_FIELDS
 };
 
@@ -33,6 +35,10 @@ typedef struct {
   size_t count;       /* entries ("." and ".." left out) */
   char **names;       /* count NUL-terminated names, as the file system gives them */
   char **links;       /* count symlink targets (NULL for other entries) */
+  /* count extended-attribute lists (NULL when there are none), each xattr_lens[i] bytes:
+   * per attribute its name, a NUL, the value's length (uint32, little-endian) and the value. */
+  char **xattrs;
+  size_t *xattr_lens;
   int64_t *stats;     /* count * LB_SCAN_FIELDS */
 } lb_dir_scan;
 
@@ -42,5 +48,13 @@ void lb_scan_dir(const char *path, lb_dir_scan *out);
 
 /* Frees what lb_scan_dir allocated. */
 void lb_scan_free(lb_dir_scan *scan);
+
+/* The extended attributes of `file` (not following a symlink), in lb_dir_scan.xattrs' layout
+ * (malloc'd; NULL when there are none, or the file system has none). 0, or an errno. */
+int lb_read_xattrs(const char *file, char **out, size_t *out_len);
+
+/* Sets one extended attribute on the open file `fd` (when >= 0) or on `file` (not following a
+ * symlink). 0, or an errno (ENOTSUP where the platform has no extended attributes). */
+int lb_set_xattr(const char *file, int fd, const char *name, const void *value, size_t len);
 
 #endif

@@ -27,7 +27,9 @@
 static void *lb_lane_alloc(size_t size, size_t *mapped) {
 #ifdef __linux__
   const size_t huge = (size_t)2 << 20;
-  size_t len = (size + huge - 1) / huge * huge;
+  size_t len;
+  if (size > SIZE_MAX - 2 * huge) return NULL; /* rounding up, plus the alignment slack, must not wrap */
+  len = (size + huge - 1) / huge * huge;
   uint8_t *p = (uint8_t *)mmap(NULL, len + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   uint8_t *aligned;
   size_t head;
@@ -137,7 +139,7 @@ int lb_scrypt_romix(uint8_t *blocks, size_t lanes, uint64_t n, uint32_t r) {
   uint64_t i;
   size_t k, lane, mapped;
 
-  if (r == 0 || n < 2 || (n & (n - 1)) != 0) return -1;
+  if (r == 0 || (size_t)128 * r / 128 != r || n < 2 || (n & (n - 1)) != 0) return -1; /* 128*r must fit a size_t */
   if (n > (SIZE_MAX / sizeof(uint32_t)) / words - 2) return -1;
   /* One V array for every lane of the call: each lane overwrites all of it before reading any. */
   v = (uint32_t *)lb_lane_alloc((size_t)(n + 2) * words * sizeof(uint32_t), &mapped);

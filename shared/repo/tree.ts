@@ -1,7 +1,7 @@
 import { goQuoteInner, goUnquoteInner } from './goquote.js';
 import { encodeRawName, hasRawBytes } from './raw-names.js';
 import { formatGoTime, parseGoTime } from './gotime.js';
-import type { Tree, TreeNode, NodeType } from './types.js';
+import type { ExtendedAttribute, Tree, TreeNode, NodeType } from './types.js';
 
 /**
  * Encodes a tree the way restic does: Go's encoding/json field order and
@@ -33,6 +33,7 @@ function encodeNode(n: TreeNode): string {
   if (n.size) o.size = n.size;
   if (n.links) o.links = n.links;
   if (n.linktarget) o.linktarget = n.linktarget;
+  if (n.extended_attributes?.length) o.extended_attributes = n.extended_attributes.map((a) => ({ name: a.name, value: a.value }));
   if (n.device) o.device = n.device;
   o.content = n.content;
   if (n.subtree) o.subtree = n.subtree;
@@ -47,7 +48,7 @@ function goEscape(json: string): string {
 
 const NODE_TYPES = new Set<NodeType>(['file', 'dir', 'symlink', 'dev', 'chardev', 'fifo', 'socket', 'irregular']);
 /** The node fields TreeNode models; any other (restic's extended_attributes, linktarget_raw, ...) marks the tree `foreignFields`. */
-const MODELLED_FIELDS = new Set(['name', 'type', 'mode', 'mtime', 'atime', 'ctime', 'uid', 'gid', 'user', 'group', 'inode', 'device_id', 'size', 'links', 'linktarget', 'device', 'content', 'subtree', 'error']);
+const MODELLED_FIELDS = new Set(['name', 'type', 'mode', 'mtime', 'atime', 'ctime', 'uid', 'gid', 'user', 'group', 'inode', 'device_id', 'size', 'links', 'linktarget', 'extended_attributes', 'device', 'content', 'subtree', 'error']);
 
 /** Decodes a tree blob's plaintext. Throws with the offending field on malformed input. */
 export function decodeTree(text: string): Tree {
@@ -80,12 +81,23 @@ export function decodeTree(text: string): Tree {
     if (num(r.links) !== undefined) node.links = num(r.links);
     if (typeof r.linktarget === 'string') node.linktarget = r.linktarget;
     if (typeof r.linktarget_raw === 'string') node.linktarget = atobUtf8(r.linktarget_raw);
+    if (r.extended_attributes !== undefined && r.extended_attributes !== null) node.extended_attributes = decodeXattrs(r.extended_attributes, r.name);
     if (num(r.device) !== undefined) node.device = num(r.device);
     if (typeof r.subtree === 'string') node.subtree = r.subtree;
     if (typeof r.error === 'string') node.error = r.error;
     return node;
   });
   return foreignFields ? { nodes, foreignFields: true } : { nodes };
+}
+
+function decodeXattrs(v: unknown, node: string): ExtendedAttribute[] {
+  const bad = () => new Error(`tree: node ${JSON.stringify(node)} has malformed extended_attributes`);
+  if (!Array.isArray(v)) throw bad();
+  return v.map((a: unknown) => {
+    const { name, value } = (a ?? {}) as { name?: unknown; value?: unknown };
+    if (typeof name !== 'string' || (value !== null && typeof value !== 'string')) throw bad();
+    return { name, value };
+  });
 }
 
 function atobUtf8(b64: string): string {
@@ -151,6 +163,7 @@ export function sameNode(a: TreeNode, b: TreeNode): boolean {
     (a.size || 0) !== (b.size || 0) ||
     (a.links || 0) !== (b.links || 0) ||
     (a.linktarget || '') !== (b.linktarget || '') ||
+    !sameXattrs(a.extended_attributes, b.extended_attributes) ||
     (a.device || 0) !== (b.device || 0) ||
     (a.subtree || '') !== (b.subtree || '') ||
     (a.error || '') !== (b.error || '')
@@ -163,6 +176,12 @@ export function sameNode(a: TreeNode, b: TreeNode): boolean {
   if (x === null || y === null || x.length !== y.length) return false;
   for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
   return true;
+}
+
+function sameXattrs(a: ExtendedAttribute[] | undefined, b: ExtendedAttribute[] | undefined): boolean {
+  const x = a ?? [];
+  const y = b ?? [];
+  return x.length === y.length && x.every((e, i) => e.name === y[i]!.name && e.value === y[i]!.value);
 }
 
 /**

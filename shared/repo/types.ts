@@ -39,11 +39,19 @@ export interface TreeNode {
   size?: number;
   links?: number;
   linktarget?: string;
+  /** Extended attributes in the order the file system listed them (never a symlink's). */
+  extended_attributes?: ExtendedAttribute[];
   device?: number;
   /** Data blob IDs in order; null for non-files. */
   content: Id[] | null;
   subtree?: Id;
   error?: string;
+}
+
+/** One extended attribute of a node, as restic records it: the value base64 (Go's []byte), null for Go's nil. */
+export interface ExtendedAttribute {
+  name: string;
+  value: string | null;
 }
 
 export interface Tree {

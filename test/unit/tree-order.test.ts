@@ -84,7 +84,7 @@ describe('sameNode', () => {
   });
 
   it('a decoded tree with fields Lifeboat does not model is marked, so it never stands for a folder', () => {
-    const text = encodeTree({ nodes: [node] }).replace('"uid"', '"extended_attributes":[{"name":"user.x","value":"eA=="}],"uid"');
+    const text = encodeTree({ nodes: [node] }).replace('"uid"', '"generic_attributes":{"windows.creation_time":"AA=="},"uid"');
     expect(decodeTree(text).foreignFields).toBe(true);
     expect(decodeTree(encodeTree({ nodes: [node] })).foreignFields).toBeUndefined();
   });

@@ -479,10 +479,14 @@ async function scryptParallel(
     shares.push(scryptLanes(blocks.subarray(first * lane, (first + count) * lane), N, r));
     first += count;
   }
-  await Promise.all(shares);
-  const key = pbkdf2Sync(password, blocks, 1, length, 'sha256');
-  blocks.fill(0);
-  return key;
+  try {
+    // Every share settles before the blocks are read or wiped: a failed one must not leave others writing.
+    const settled = await Promise.allSettled(shares);
+    for (const s of settled) if (s.status === 'rejected') throw s.reason;
+    return pbkdf2Sync(password, blocks, 1, length, 'sha256');
+  } finally {
+    blocks.fill(0);
+  }
 }
 
 /**

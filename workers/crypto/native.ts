@@ -46,20 +46,32 @@ export interface NativeBinding {
    * its errno in its first field.
    */
   scanDir?(path: string | Uint8Array): Promise<NativeDirScan>;
+  /**
+   * A file's extended attributes (a symlink's own, never its target's) in the
+   * layout of `NativeDirScan.xattrs`; undefined when it has none or its file
+   * system has none. Synchronous; throws an Error with `errno` (POSIX; absent
+   * on Windows and from older builds).
+   */
+  readXattrs?(path: string | Uint8Array): Buffer | undefined;
+  /** Sets one extended attribute on an open descriptor or a path (a symlink not followed). Synchronous; throws an Error with `errno`. */
+  setXattr?(target: string | Uint8Array | number, name: string, value: Uint8Array): void;
 }
 
 /**
  * A folder as `scanDir` read it: `names` is the entries' names joined by NUL
  * (empty for an empty folder); when some name is not valid UTF-8, `rawNames`
- * holds those bytes instead (see shared/repo/raw-names.ts). `stats` holds 13 int64 fields per entry, in
- * that order: lstat errno (0: ok), mode, uid, gid, inode, device, links,
- * size, rdev, atime, mtime, ctime (nanoseconds since the epoch), readlink
- * errno. `links[i]` is entry i's symlink target, absent for other entries.
+ * holds those bytes instead (see shared/repo/raw-names.ts). `stats` holds 14
+ * int64 fields per entry, in that order: lstat errno (0: ok), mode, uid, gid,
+ * inode, device, links, size, rdev, atime, mtime, ctime (nanoseconds since
+ * the epoch), readlink errno, extended-attributes errno. `links[i]` is entry
+ * i's symlink target, absent for other entries; `xattrs[i]` its extended
+ * attributes (per attribute: name, NUL, the value's length as a little-endian
+ * uint32, the value), absent when it has none.
  */
 export type NativeDirScan =
-  | { errno: number; names?: undefined; links?: undefined; stats?: undefined }
-  | { errno?: undefined; names: string; rawNames?: undefined; links: (string | undefined)[]; stats: BigInt64Array }
-  | { errno?: undefined; names?: undefined; rawNames: Buffer; links: (string | undefined)[]; stats: BigInt64Array };
+  | { errno: number; names?: undefined; rawNames?: undefined; links?: undefined; xattrs?: undefined; stats?: undefined }
+  | { errno?: undefined; names: string; rawNames?: undefined; links: (string | undefined)[]; xattrs: (Buffer | undefined)[]; stats: BigInt64Array }
+  | { errno?: undefined; names?: undefined; rawNames: Buffer; links: (string | undefined)[]; xattrs: (Buffer | undefined)[]; stats: BigInt64Array };
 
 const ADDON_RELATIVE_PATH = path.join('native', 'build', 'Release', 'lifeboat_native.node');
 
