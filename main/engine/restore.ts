@@ -109,6 +109,13 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
     const asRoot = process.getuid?.() === 0;
     const dirs: Planned[] = [];
     const links: Planned[] = [];
+    /**
+     * Hard links: the first file restored of each (device, inode) with more than
+     * one link, and the later ones to link to it once it is written (as restic
+     * restores them; never for files whose recorded contents differ).
+     */
+    const firstOfInode = new Map<string, Planned>();
+    const hardLinks: { link: Planned; to: Planned }[] = [];
     const badDirs = new Set<string>();
     const inBadDir = (p: string) => {
       for (let d = path.dirname(p); d.length >= root.length && d !== path.dirname(d); d = path.dirname(d)) if (badDirs.has(d)) return true;
@@ -282,7 +289,16 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
             errors.push({ path: dest, message: 'not restored: its folder could not be created safely' });
             continue;
           }
-          await addFile({ dest, node });
+          const inode = (node.links ?? 0) > 1 && node.inode ? `${node.device_id ?? 0}:${node.inode}` : undefined;
+          const first = inode !== undefined ? firstOfInode.get(inode) : undefined;
+          if (first && sameContent(first.node, node)) {
+            hardLinks.push({ link: { dest, node }, to: first });
+            progress.bytesTotal -= node.size ?? 0; // nothing to write: the link shares the first file's bytes
+            continue;
+          }
+          const planned: Planned = { dest, node };
+          if (inode !== undefined && !first) firstOfInode.set(inode, planned);
+          await addFile(planned);
         } else if (node.type === 'symlink') {
           matched++;
           links.push({ dest, node });
@@ -306,6 +322,23 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
       32,
       (f) => applyMetadata(f, asRoot, errors).catch((e) => void errors.push({ path: f.dest, message: `metadata: ${(e as Error).message}` })),
     );
+    // Hard links once the file they share is complete (its metadata is theirs too), before folder times.
+    let linked = 0;
+    const complete = new Set(finished.map((f) => f.dest));
+    for (const { link, to } of hardLinks) {
+      if (failedFiles.has(to.dest) || !complete.has(to.dest)) {
+        errors.push({ path: link.dest, message: `not restored: a hard link to ${to.dest}, which could not be restored` });
+        continue;
+      }
+      try {
+        await fsp.rm(fsPath(link.dest), { force: true });
+        await fsp.link(fsPath(to.dest), fsPath(link.dest));
+        linked++;
+        progress.filesDone++;
+      } catch (e) {
+        errors.push({ path: link.dest, message: `hard link to ${to.dest}: ${(e as Error).message}` });
+      }
+    }
     let symlinks = 0;
     for (const l of links) {
       if (inBadDir(l.dest)) continue;
@@ -329,7 +362,7 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
     await closing;
     progress.phase = 'done';
     emit(true);
-    return { files: finished.length, dirs: dirs.length - badDirs.size, symlinks, bytes: progress.bytesDone, errors };
+    return { files: finished.length + linked, dirs: dirs.length - badDirs.size, symlinks, bytes: progress.bytesDone, errors };
   } finally {
     // Never leave a task writing after returning (or throwing).
     while (inflight.size > 0) await Promise.race(inflight);
@@ -341,6 +374,13 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
 /** Seconds since the epoch (microsecond precision) of a nanosecond time, as utimes takes them. */
 function secs(ns: bigint): number {
   return Number(ns / 1000n) / 1e6;
+}
+
+/** Whether two file nodes record the same contents (hard links always do; a file changed between reading its links may not). */
+function sameContent(a: TreeNode, b: TreeNode): boolean {
+  const x = a.content ?? [];
+  const y = b.content ?? [];
+  return (a.size ?? 0) === (b.size ?? 0) && x.length === y.length && x.every((id, i) => id === y[i]);
 }
 
 async function createEmpty(file: string): Promise<void> {

@@ -1,0 +1,90 @@
+/**
+ * Hard links, on real files, a real local repository and the real restic:
+ * Lifeboat restores files that shared an inode as links to one file again
+ * (as restic does), whichever tool made the snapshot, and a link restored
+ * without the others is a file with its bytes.
+ */
+import { linkSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backup } from '../../main/engine/backup.js';
+import { Repository } from '../../main/engine/repository.js';
+import { restore } from '../../main/engine/restore.js';
+import { LocalTarget } from '../../main/engine/targets/local.js';
+import { ok, requireTool, restic, scratch } from '../helpers/tools.js';
+
+let s: ReturnType<typeof scratch>;
+let src: string;
+let repoDir: string;
+let password: string;
+let lifeboatSnapshot: string;
+let resticSnapshot: string;
+
+beforeAll(async () => {
+  requireTool('restic');
+  s = scratch();
+  password = readFileSync(s.passwordFile, 'utf8').trim();
+  src = path.join(s.dir, 'src');
+  repoDir = path.join(s.dir, 'repo');
+  mkdirSync(path.join(src, 'sub'), { recursive: true });
+  writeFileSync(path.join(src, 'a.txt'), 'shared by three names');
+  linkSync(path.join(src, 'a.txt'), path.join(src, 'b.txt'));
+  linkSync(path.join(src, 'a.txt'), path.join(src, 'sub', 'c.txt'));
+  // Larger than one restore task: written in parts by the main thread's plan.
+  writeFileSync(path.join(src, 'big.bin'), Buffer.alloc(20 * 1024 * 1024, 3));
+  linkSync(path.join(src, 'big.bin'), path.join(src, 'sub', 'big-link.bin'));
+  writeFileSync(path.join(src, 'single.txt'), 'one name only');
+  await Repository.init(new LocalTarget(repoDir), password);
+  const repo = await Repository.open(new LocalTarget(repoDir), password);
+  try {
+    const res = await backup(repo, { paths: [src] });
+    expect(res.errors).toEqual([]);
+    lifeboatSnapshot = res.snapshot.id;
+  } finally {
+    await repo.close();
+  }
+  const out = ok(restic(['-r', repoDir, 'backup', '--json', src], s.passwordFile), 'restic backup').stdout.trim().split('\n').pop()!;
+  resticSnapshot = (JSON.parse(out) as { snapshot_id: string }).snapshot_id;
+}, 60_000);
+afterAll(() => s?.dispose());
+
+async function restoreTo(snapshot: string, target: string, include?: string[]) {
+  const repo = await Repository.open(new LocalTarget(repoDir), password);
+  try {
+    return await restore(repo, await repo.findSnapshot(snapshot), { target, ...(include ? { include } : {}) });
+  } finally {
+    await repo.close();
+  }
+}
+
+describe('hard links', () => {
+  it('are restored as links to one file again, from a snapshot of either tool', async () => {
+    for (const [which, id] of [['lifeboat', lifeboatSnapshot], ['restic', resticSnapshot]] as const) {
+      const target = path.join(s.dir, `restore-${which}`);
+      const res = await restoreTo(id, target);
+      expect(res.errors, which).toEqual([]);
+      expect(res.files, which).toBe(6);
+      const at = (p: string) => path.join(target, src, p);
+      const ino = (p: string) => lstatSync(at(p)).ino;
+      expect([ino('b.txt'), ino('sub/c.txt')], which).toEqual([ino('a.txt'), ino('a.txt')]);
+      expect(lstatSync(at('a.txt')).nlink, which).toBe(3);
+      expect(ino('sub/big-link.bin'), which).toBe(ino('big.bin'));
+      expect(lstatSync(at('single.txt')).nlink, which).toBe(1);
+      for (const p of ['a.txt', 'b.txt', 'sub/c.txt', 'big.bin', 'sub/big-link.bin', 'single.txt']) {
+        expect(readFileSync(at(p)).equals(readFileSync(path.join(src, p))), `${which} ${p}`).toBe(true);
+      }
+      // The times of the shared file are those recorded (to the microsecond, as restores set them).
+      expect(lstatSync(at('b.txt'), { bigint: true }).mtimeNs / 1000n, which).toBe(lstatSync(path.join(src, 'b.txt'), { bigint: true }).mtimeNs / 1000n);
+    }
+  });
+
+  it('one link restored without the others is a file with its bytes', async () => {
+    const target = path.join(s.dir, 'restore-one');
+    const res = await restoreTo(lifeboatSnapshot, target, [path.join(src, 'sub')]);
+    expect(res.errors).toEqual([]);
+    const c = path.join(target, src, 'sub', 'c.txt');
+    expect(readFileSync(c, 'utf8')).toBe('shared by three names');
+    expect(lstatSync(c).nlink).toBe(1);
+    expect(readFileSync(path.join(target, src, 'sub', 'big-link.bin')).equals(readFileSync(path.join(src, 'big.bin')))).toBe(true);
+  });
+});
