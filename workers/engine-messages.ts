@@ -115,9 +115,9 @@ export interface RestoreFile {
   path: string;
   /** Permission bits for fchmod. */
   mode: number;
-  /** Access and modification times, seconds since the epoch (fractions allowed). */
-  atime: number;
-  mtime: number;
+  /** Access and modification times, nanoseconds since the epoch. */
+  atimeNs: bigint;
+  mtimeNs: bigint;
   uid?: number;
   gid?: number;
   /** Extended attributes to set (after ownership, before the mode). */

@@ -4,7 +4,7 @@
  * inverses for restore and check). The main thread only coordinates.
  */
 import { parentPort } from 'node:worker_threads';
-import { closeSync, constants as fsc, fchmodSync, fchownSync, fstatSync, futimesSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, fchmodSync, fchownSync, fstatSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { Chunker, CHUNK_MAX_SIZE, parsePolynomial } from '../shared/chunker/index.js';
 import { bytesToHex, decodePackHeader, type PackedBlob } from '../shared/repo/pack.js';
@@ -16,6 +16,7 @@ import { PackBuilder, packBufferSize, type BuiltPack } from './engine/pack-build
 import { DEFAULT_PACK_SIZE } from './engine/pack-writer.js';
 import { fsPath } from './engine/fs-path.js';
 import { restoreXattrs } from './engine/xattrs.js';
+import { setTimesSync } from './engine/file-times.js';
 import type {
   BackupFilesReply,
   BackupFilesRequest,
@@ -222,7 +223,7 @@ function restoreBlobs(req: RestoreBlobsRequest): RestoreBlobsReply {
         }
         for (const message of restoreXattrs(fd, f.xattrs)) metadataErrors.push({ path: f.path, message });
         fchmodSync(fd, f.mode);
-        futimesSync(fd, f.atime, f.mtime);
+        setTimesSync(fd, f.atimeNs, f.mtimeNs);
       } catch (e) {
         metadataErrors.push({ path: f.path, message: (e as Error).message });
       }

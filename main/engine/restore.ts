@@ -2,7 +2,6 @@ import { promises as fsp, constants as fsc } from 'node:fs';
 import path from 'node:path';
 import { withRates, type OperationProgress } from '../../shared/progress.js';
 import { posixPermissionsFromGo } from '../../shared/repo/gomode.js';
-import { nanosToMillis } from '../../shared/repo/gotime.js';
 import { isSafeNodeName } from '../../shared/repo/tree.js';
 import type { Snapshot, TreeNode } from '../../shared/repo/types.js';
 import { CIPHERTEXT_OVERHEAD } from '../../workers/crypto/crypto.js';
@@ -14,7 +13,9 @@ import { mapLimit, type Repository } from './repository.js';
 import { walkTree } from './snapshot-walk.js';
 import { EngineWorkerPool, defaultWorkerCount } from './worker-pool.js';
 import { fsPath } from '../../workers/engine/fs-path.js';
-import { restoreXattrs } from '../../workers/engine/xattrs.js';
+import { restoreXattrs, systemErrorMessage } from '../../workers/engine/xattrs.js';
+import { setTimesSync } from '../../workers/engine/file-times.js';
+import { loadNative } from '../../workers/crypto/native.js';
 
 export interface RestoreOptions {
   /** Folder to restore into; created if missing. Snapshot paths are recreated below it. */
@@ -109,6 +110,8 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
     const asRoot = process.getuid?.() === 0;
     const dirs: Planned[] = [];
     const links: Planned[] = [];
+    /** FIFOs and device nodes, made with the files' metadata once the files are written. */
+    const specials: Planned[] = [];
     /**
      * Hard links: the first file restored of each (device, inode) with more than
      * one link, and the later ones to link to it once it is written (as restic
@@ -133,8 +136,8 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
       return {
         path: f.dest,
         mode: posixPermissionsFromGo(n.mode),
-        atime: secs(n.atime),
-        mtime: secs(n.mtime),
+        atimeNs: n.atime,
+        mtimeNs: n.mtime,
         ...(asRoot ? { uid: n.uid, gid: n.gid } : {}),
         ...(n.extended_attributes?.length ? { xattrs: n.extended_attributes } : {}),
       };
@@ -302,6 +305,12 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
         } else if (node.type === 'symlink') {
           matched++;
           links.push({ dest, node });
+        } else if (node.type === 'fifo' || node.type === 'dev' || node.type === 'chardev') {
+          matched++;
+          specials.push({ dest, node });
+        } else if (node.type === 'socket') {
+          // A socket belongs to the process that listened on it: like restic, none is recreated.
+          matched++;
         } else errors.push({ path: p, message: `not restored: ${node.type} entries are not supported` });
       }
     }
@@ -339,6 +348,15 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
         errors.push({ path: link.dest, message: `hard link to ${to.dest}: ${(e as Error).message}` });
       }
     }
+    for (const sp of specials) {
+      if (inBadDir(sp.dest)) continue;
+      try {
+        await makeSpecial(sp);
+        await applyMetadata(sp, asRoot, errors);
+      } catch (e) {
+        errors.push({ path: sp.dest, message: (e as Error).message });
+      }
+    }
     let symlinks = 0;
     for (const l of links) {
       if (inBadDir(l.dest)) continue;
@@ -346,8 +364,7 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
         const at = fsPath(l.dest);
         await fsp.rm(at, { force: true });
         await fsp.symlink(l.node.linktarget ?? '', at);
-        const t = (ns: bigint) => nanosToMillis(ns) / 1000;
-        await fsp.lutimes(at, t(l.node.atime), t(l.node.mtime));
+        setTimesSync(at, l.node.atime, l.node.mtime);
         if (asRoot) await fsp.lchown(at, l.node.uid, l.node.gid).catch(() => {});
         symlinks++;
       } catch (e) {
@@ -371,9 +388,23 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
   }
 }
 
-/** Seconds since the epoch (microsecond precision) of a nanosecond time, as utimes takes them. */
-function secs(ns: bigint): number {
-  return Number(ns / 1000n) / 1e6;
+const S_IFIFO = 0o010000;
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+
+/** Makes a FIFO or a device node where `p.dest` is (a device only as root, as the system allows). */
+async function makeSpecial(p: Planned): Promise<void> {
+  const mknod = loadNative().mknod;
+  const what = p.node.type === 'fifo' ? 'FIFO' : 'device node';
+  if (!mknod) throw new Error(`not restored: this build cannot make a ${what}`);
+  const type = p.node.type === 'fifo' ? S_IFIFO : p.node.type === 'chardev' ? S_IFCHR : S_IFBLK;
+  const dest = fsPath(p.dest);
+  await fsp.rm(dest, { force: true });
+  try {
+    mknod(dest, type | 0o600, p.node.type === 'fifo' ? 0 : (p.node.device ?? 0));
+  } catch (e) {
+    throw new Error(`not restored: ${systemErrorMessage(e, 'mknod', p.dest)}`);
+  }
 }
 
 /** Whether two file nodes record the same contents (hard links always do; a file changed between reading its links may not). */
@@ -406,5 +437,5 @@ async function applyMetadata(p: Planned, asRoot: boolean, errors: RestoreResult[
   if (asRoot) await fsp.lchown(dest, n.uid, n.gid).catch(() => {});
   for (const message of restoreXattrs(dest, n.extended_attributes)) errors.push({ path: p.dest, message: `metadata: ${message}` });
   await fsp.chmod(dest, posixPermissionsFromGo(n.mode));
-  await fsp.utimes(dest, secs(n.atime), secs(n.mtime));
+  setTimesSync(dest, n.atime, n.mtime);
 }

@@ -6,7 +6,7 @@ import { getSystemErrorMap } from 'node:util';
 import type { ExcludeMatcher } from '../../shared/glob.js';
 import { goModeFromPosix } from '../../shared/repo/gomode.js';
 import type { ExtendedAttribute, Id, NodeType, TreeNode } from '../../shared/repo/types.js';
-import { decodeXattrList, xattrErrorMessage } from '../../workers/engine/xattrs.js';
+import { decodeXattrList, systemErrorMessage } from '../../workers/engine/xattrs.js';
 import { loadNative, type NativeDirScan } from '../../workers/crypto/native.js';
 import { encodeRawName } from '../../shared/repo/raw-names.js';
 import { decodeRawName, fsPath } from '../../workers/engine/fs-path.js';
@@ -337,7 +337,7 @@ export class SourceScan {
       const list = read(fsPath(file));
       return list ? { xattrs: decodeXattrList(list) } : {};
     } catch (e) {
-      return { xattrError: `backed up without its extended attributes: ${xattrErrorMessage(e, 'listxattr', file)}` };
+      return { xattrError: `backed up without its extended attributes: ${systemErrorMessage(e, 'listxattr', file)}` };
     }
   }
 

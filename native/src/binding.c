@@ -20,6 +20,10 @@
  *   setXattr(pathOrFd: string | Uint8Array | number, name: string, value: Uint8Array): void
  *       extended attributes of one file (symlinks not followed), synchronous;
  *       failures throw an Error with the `errno`
+ *   mknod(path: string | Uint8Array, mode: number, dev: number): void
+ *       a FIFO or device node (mode: type bits and permissions), synchronous
+ *   setTimes(pathOrFd: string | Uint8Array | number, atimeNs: bigint, mtimeNs: bigint): void
+ *       access and modification times to the nanosecond (a symlink itself), synchronous
  *
  * Arguments may be any Uint8Array (Buffers included), also views into larger
  * ArrayBuffers: napi_get_typedarray_info already accounts for byteOffset.
@@ -521,11 +525,63 @@ static napi_value lb_js_set_xattr(napi_env env, napi_callback_info info) {
   }
   return NULL;
 }
+
+/* setTimes(pathOrFd, atimeNs, mtimeNs): times to the nanosecond (BigInts); a symlink itself, never its
+ * target; synchronous, throws with `errno`. */
+static napi_value lb_js_set_times(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_valuetype type;
+  char *path = NULL;
+  int32_t fd = -1;
+  int64_t atime_ns, mtime_ns;
+  bool lossless;
+  int e;
+  LB_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3 || napi_get_value_bigint_int64(env, argv[1], &atime_ns, &lossless) != napi_ok || !lossless ||
+      napi_get_value_bigint_int64(env, argv[2], &mtime_ns, &lossless) != napi_ok || !lossless) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "setTimes(pathOrFd, atimeNs, mtimeNs) needs two 64-bit BigInts");
+    return NULL;
+  }
+  if (napi_typeof(env, argv[0], &type) == napi_ok && type == napi_number) {
+    LB_CALL(env, napi_get_value_int32(env, argv[0], &fd));
+    if (fd < 0) {
+      napi_throw_range_error(env, "ERR_INVALID_ARG_VALUE", "setTimes: the descriptor must not be negative");
+      return NULL;
+    }
+  } else if (!(path = lb_get_path(env, argv[0], "setTimes(path)"))) {
+    return NULL;
+  }
+  e = lb_set_times(path, fd, atime_ns, mtime_ns);
+  free(path);
+  if (e) lb_throw_errno(env, e, "utimensat");
+  return NULL;
+}
+
+/* mknod(path, mode, dev): a FIFO or device node, as restore recreates them; synchronous, throws with `errno`. */
+static napi_value lb_js_mknod(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  char *path;
+  double mode, dev;
+  int e;
+  LB_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3 || napi_get_value_double(env, argv[1], &mode) != napi_ok || napi_get_value_double(env, argv[2], &dev) != napi_ok ||
+      !(mode >= 0 && mode <= 4294967295.0) || !(dev >= 0 && dev <= 9007199254740991.0)) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "mknod(path, mode, dev) needs a path and two non-negative numbers");
+    return NULL;
+  }
+  if (!(path = lb_get_path(env, argv[0], "mknod(path)"))) return NULL;
+  e = lb_mknod(path, (unsigned int)mode, (uint64_t)dev);
+  free(path);
+  if (e) lb_throw_errno(env, e, "mknod");
+  return NULL;
+}
 #endif
 
 static napi_value lb_init_module(napi_env env, napi_value exports) {
   napi_value impl;
-  napi_property_descriptor props[7];
+  napi_property_descriptor props[9];
   size_t nprops = 4;
 
   LB_CALL(env, napi_create_string_utf8(env, lb_poly1305_impl(), NAPI_AUTO_LENGTH, &impl));
@@ -555,7 +611,13 @@ static napi_value lb_init_module(napi_env env, napi_value exports) {
   props[6].utf8name = "setXattr";
   props[6].method = lb_js_set_xattr;
   props[6].attributes = napi_enumerable;
-  nprops = 7;
+  props[7].utf8name = "mknod";
+  props[7].method = lb_js_mknod;
+  props[7].attributes = napi_enumerable;
+  props[8].utf8name = "setTimes";
+  props[8].method = lb_js_set_times;
+  props[8].attributes = napi_enumerable;
+  nprops = 9;
 #endif
 
   LB_CALL(env, napi_define_properties(env, exports, nprops, props));

@@ -300,6 +300,26 @@ int lb_set_xattr(const char *file, int fd, const char *name, const void *value, 
 #endif
 }
 
+static struct timespec lb_timespec(int64_t ns) {
+  struct timespec t;
+  int64_t s = ns / 1000000000, rest = ns % 1000000000;
+  if (rest < 0) rest += 1000000000, s -= 1; /* before 1970: tv_nsec stays within 0..999999999 */
+  t.tv_sec = (time_t)s;
+  t.tv_nsec = (long)rest;
+  return t;
+}
+
+int lb_set_times(const char *file, int fd, int64_t atime_ns, int64_t mtime_ns) {
+  struct timespec ts[2];
+  ts[0] = lb_timespec(atime_ns);
+  ts[1] = lb_timespec(mtime_ns);
+  return (fd >= 0 ? futimens(fd, ts) : utimensat(AT_FDCWD, file, ts, AT_SYMLINK_NOFOLLOW)) == 0 ? 0 : errno;
+}
+
+int lb_mknod(const char *file, unsigned int mode, uint64_t dev) {
+  return mknod(file, (mode_t)mode, (dev_t)dev) == 0 ? 0 : errno;
+}
+
 void lb_scan_free(lb_dir_scan *scan) {
   size_t i;
   for (i = 0; i < scan->count; i++) {

@@ -57,4 +57,11 @@ int lb_read_xattrs(const char *file, char **out, size_t *out_len);
  * symlink). 0, or an errno (ENOTSUP where the platform has no extended attributes). */
 int lb_set_xattr(const char *file, int fd, const char *name, const void *value, size_t len);
 
+/* Sets access and modification times to the nanosecond, on the open file `fd` (when >= 0) or on
+ * `file` (a symlink itself, never its target). 0, or an errno. */
+int lb_set_times(const char *file, int fd, int64_t atime_ns, int64_t mtime_ns);
+
+/* Creates a FIFO or a device node (mknod(2): `mode` holds the type bits and permissions). 0, or an errno. */
+int lb_mknod(const char *file, unsigned int mode, uint64_t dev);
+
 #endif

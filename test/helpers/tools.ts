@@ -59,9 +59,9 @@ export function ok(r: RunResult, what: string): RunResult {
   return r;
 }
 
-/** A temporary folder removed by `dispose`; contains a password file. */
-export function scratch(prefix = 'lifeboat-test-'): { dir: string; passwordFile: string; dispose: () => void } {
-  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+/** A temporary folder (in `base`, the system's temporary folder by default) removed by `dispose`; contains a password file. */
+export function scratch(prefix = 'lifeboat-test-', base = os.tmpdir()): { dir: string; passwordFile: string; dispose: () => void } {
+  const dir = mkdtempSync(path.join(base, prefix));
   chmodSync(dir, 0o755);
   const passwordFile = path.join(dir, 'password');
   writeFileSync(passwordFile, 'correct horse battery staple\n');

@@ -55,6 +55,10 @@ export interface NativeBinding {
   readXattrs?(path: string | Uint8Array): Buffer | undefined;
   /** Sets one extended attribute on an open descriptor or a path (a symlink not followed). Synchronous; throws an Error with `errno`. */
   setXattr?(target: string | Uint8Array | number, name: string, value: Uint8Array): void;
+  /** Creates a FIFO or a device node (`mode`: type bits and permissions; `dev`: the device number). Synchronous; throws an Error with `errno`. */
+  mknod?(path: string | Uint8Array, mode: number, dev: number): void;
+  /** Sets access and modification times to the nanosecond on a descriptor or a path (a symlink itself). Synchronous; throws an Error with `errno`. */
+  setTimes?(target: string | Uint8Array | number, atimeNs: bigint, mtimeNs: bigint): void;
 }
 
 /**

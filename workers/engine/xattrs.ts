@@ -24,8 +24,8 @@ export function decodeXattrList(list: Uint8Array): ExtendedAttribute[] {
   return out;
 }
 
-/** "ENOTSUP: operation not supported, setxattr 'user.x'": Node's wording for an errno. */
-export function xattrErrorMessage(e: unknown, syscall: string, what: string): string {
+/** "ENOTSUP: operation not supported, setxattr 'user.x'": Node's wording for an error with an `errno` from the native addon. */
+export function systemErrorMessage(e: unknown, syscall: string, what: string): string {
   const errno = (e as { errno?: unknown }).errno;
   if (typeof errno !== 'number') return (e as Error).message;
   const [code, text] = getSystemErrorMap().get(-errno) ?? [`errno ${errno}`, 'system error'];
@@ -47,7 +47,7 @@ export function restoreXattrs(target: string | Buffer | number, attrs: readonly 
     try {
       setXattr(target, a.name, a.value === null ? new Uint8Array(0) : Buffer.from(a.value, 'base64'));
     } catch (e) {
-      failed.push(`extended attribute ${xattrErrorMessage(e, 'setxattr', a.name)}`);
+      failed.push(`extended attribute ${systemErrorMessage(e, 'setxattr', a.name)}`);
     }
   }
   return failed;

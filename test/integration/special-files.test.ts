@@ -1,0 +1,76 @@
+/**
+ * FIFOs, device nodes and sockets, on real files and a real local repository:
+ * restore makes FIFOs and (as root, the only user the system lets) device
+ * nodes again with their mode and times, as restic does; a socket, which
+ * belongs to the process that listened on it, is left out without an error.
+ */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backup } from '../../main/engine/backup.js';
+import { Repository } from '../../main/engine/repository.js';
+import { restore } from '../../main/engine/restore.js';
+import { LocalTarget } from '../../main/engine/targets/local.js';
+import { ok, requireTool, restic, scratch } from '../helpers/tools.js';
+
+const asRoot = process.getuid?.() === 0;
+let s: ReturnType<typeof scratch>;
+let src: string;
+let repoDir: string;
+let password: string;
+
+function run(cmd: string, args: string[]): void {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.error || r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.error?.message ?? r.stderr}`);
+}
+
+beforeAll(async () => {
+  requireTool('restic');
+  requireTool('python3');
+  s = scratch();
+  password = readFileSync(s.passwordFile, 'utf8').trim();
+  src = path.join(s.dir, 'src');
+  repoDir = path.join(s.dir, 'repo');
+  mkdirSync(src);
+  writeFileSync(path.join(src, 'file.txt'), 'an ordinary file');
+  run('mkfifo', [path.join(src, 'queue')]);
+  chmodSync(path.join(src, 'queue'), 0o640);
+  if (asRoot) run('mknod', [path.join(src, 'null'), 'c', '1', '3']); // the same device as /dev/null
+  run('python3', ['-c', 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', path.join(src, 'listener.sock')]);
+  await Repository.init(new LocalTarget(repoDir), password);
+}, 60_000);
+afterAll(() => s?.dispose());
+
+describe('special files', () => {
+  it('FIFOs and device nodes are made again with their mode; a socket is left out quietly; from either tool\'s snapshot', async () => {
+    if (!asRoot) console.log('special-files: not root, so no device node is made (mknod needs CAP_MKNOD); FIFOs and sockets are still checked');
+    const first = await Repository.open(new LocalTarget(repoDir), password);
+    const res = await backup(first, { paths: [src] }).finally(() => first.close());
+    expect(res.errors).toEqual([]);
+    const out = ok(restic(['-r', repoDir, 'backup', '--json', src], s.passwordFile), 'restic backup').stdout.trim().split('\n').pop()!;
+    // Opened after restic's backup, so its index has restic's trees too.
+    const repo = await Repository.open(new LocalTarget(repoDir), password);
+    try {
+      for (const [which, id] of [['lifeboat', res.snapshot.id], ['restic', (JSON.parse(out) as { snapshot_id: string }).snapshot_id]] as const) {
+        const target = path.join(s.dir, `restore-${which}`);
+        const restored = await restore(repo, await repo.findSnapshot(id), { target });
+        expect(restored.errors, which).toEqual([]);
+        const at = (p: string) => path.join(target, src, p);
+        const fifo = lstatSync(at('queue'), { bigint: true });
+        expect(fifo.isFIFO(), which).toBe(true);
+        expect(Number(fifo.mode) & 0o7777, which).toBe(0o640);
+        expect(fifo.mtimeNs, which).toBe(lstatSync(path.join(src, 'queue'), { bigint: true }).mtimeNs); // to the nanosecond
+        if (asRoot) {
+          const dev = lstatSync(at('null'));
+          expect(dev.isCharacterDevice(), which).toBe(true);
+          expect(dev.rdev, which).toBe(lstatSync('/dev/null').rdev);
+        }
+        expect(() => lstatSync(at('listener.sock')), which).toThrow(/ENOENT/);
+        expect(readFileSync(at('file.txt'), 'utf8'), which).toBe('an ordinary file');
+      }
+    } finally {
+      await repo.close();
+    }
+  });
+});
