@@ -478,10 +478,10 @@ export class SourceScan {
         .update('\0\0')
         .update(new Uint8Array(r.stats.buffer, r.stats.byteOffset, r.stats.byteLength))
         .update(r.links.map((l) => l ?? '').join('\0'));
-      r.xattrs.forEach((x, i) => x && digest.update(`\0${i}\0`).update(x));
+      if (r.xattrs && r.xattrEnds) digest.update('\0xattrs\0').update(r.xattrs).update(new Uint8Array(r.xattrEnds.buffer, r.xattrEnds.byteOffset, r.xattrEnds.byteLength));
       const digestBytes = digest.digest();
       const names = r.names !== undefined ? (r.names === '' ? [] : r.names.split('\0')) : splitRawNames(r.rawNames);
-      return { listing: new NativeListing(names, r.stats, r.links, r.xattrs, base), digest: digestBytes };
+      return { listing: new NativeListing(names, r.stats, r.links, base, r.xattrs, r.xattrEnds), digest: digestBytes };
     }
     const out = await this.readDirFs(dir, base);
     const h = createHash('sha256');
@@ -599,8 +599,9 @@ class NativeListing implements Listing {
     readonly names: readonly string[],
     private readonly stats: BigInt64Array,
     private readonly links: (string | undefined)[],
-    private readonly xattrs: (Buffer | undefined)[],
     private readonly base: string,
+    private readonly xattrs?: Buffer,
+    private readonly xattrEnds?: Uint32Array,
   ) {
     // The low 32 bits of errno and mode fields, read without making a BigInt per field.
     this.words = new Int32Array(stats.buffer, stats.byteOffset, stats.length * 2);
@@ -646,7 +647,11 @@ class NativeListing implements Listing {
     if (link !== undefined) raw.linktarget = link;
     const xattrErrno = Number(s[o + XATTR_ERRNO_FIELD]);
     if (xattrErrno !== 0) raw.xattrError = `backed up without its extended attributes: ${errnoMessage(xattrErrno, 'listxattr', this.base + name)}`;
-    else if (this.xattrs[i]) raw.xattrs = decodeXattrList(this.xattrs[i]!);
+    else if (this.xattrs && this.xattrEnds) {
+      const from = i > 0 ? this.xattrEnds[i - 1]! : 0;
+      const to = this.xattrEnds[i]!;
+      if (to > from) raw.xattrs = decodeXattrList(this.xattrs.subarray(from, to));
+    }
     return raw;
   }
 }

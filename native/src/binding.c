@@ -14,8 +14,9 @@
  *       UTF-8 text or its raw bytes (a folder whose name is not valid UTF-8).
  *       The names come NUL-separated, as one string (`names`) when they are
  *       all valid UTF-8, else as their raw bytes (`rawNames`, a Buffer);
- *       `xattrs[i]` is entry i's extended attributes (a Buffer, see scan.h),
- *       absent when it has none
+ *       when some entry has extended attributes, `xattrs` holds every entry's
+ *       list (see scan.h) one after another and `xattrEnds[i]` (a Uint32Array)
+ *       where entry i's ends
  *   readXattrs(path: string | Uint8Array): Buffer | undefined
  *   setXattr(pathOrFd: string | Uint8Array | number, name: string, value: Uint8Array): void
  *       extended attributes of one file (symlinks not followed), synchronous;
@@ -312,20 +313,35 @@ static napi_value lb_scan_result(napi_env env, lb_dir_scan *scan) {
       if (napi_create_string_utf8(env, scan->links[i], NAPI_AUTO_LENGTH, &value) != napi_ok || napi_set_element(env, links, (uint32_t)i, value) != napi_ok) return NULL;
     }
   }
-  if (napi_create_array(env, &xattrs) != napi_ok) return NULL;
-  for (i = 0; i < count; i++) {
-    if (scan->xattrs[i]) {
-      if (napi_create_buffer_copy(env, scan->xattr_lens[i], scan->xattrs[i], NULL, &value) != napi_ok ||
-          napi_set_element(env, xattrs, (uint32_t)i, value) != napi_ok) {
-        return NULL;
-      }
+  /* Every entry's attribute list in one Buffer, and where each ends in it (a Uint32Array): two objects
+   * per folder rather than one per entry (on an SELinux system every file has a label). */
+  total = 0;
+  for (i = 0; i < count; i++) total += scan->xattr_lens[i];
+  if (total > 0) {
+    napi_value ends_buffer, ends;
+    void *ends_bytes = NULL;
+    char *into;
+    if (total > UINT32_MAX) {
+      napi_throw_range_error(env, NULL, "scanDir: the folder's extended attributes exceed 4 GiB");
+      return NULL;
     }
+    if (napi_create_buffer(env, total, (void **)&into, &xattrs) != napi_ok ||
+        napi_create_arraybuffer(env, count * sizeof(uint32_t), &ends_bytes, &ends_buffer) != napi_ok ||
+        napi_create_typedarray(env, napi_uint32_array, count, ends_buffer, 0, &ends) != napi_ok) {
+      return NULL;
+    }
+    at = 0;
+    for (i = 0; i < count; i++) {
+      if (scan->xattr_lens[i]) memcpy(into + at, scan->xattrs[i], scan->xattr_lens[i]);
+      at += scan->xattr_lens[i];
+      ((uint32_t *)ends_bytes)[i] = (uint32_t)at;
+    }
+    if (napi_set_named_property(env, result, "xattrs", xattrs) != napi_ok || napi_set_named_property(env, result, "xattrEnds", ends) != napi_ok) return NULL;
   }
   napi_valuetype names_type;
   if (napi_typeof(env, names, &names_type) != napi_ok ||
       napi_set_named_property(env, result, names_type == napi_string ? "names" : "rawNames", names) != napi_ok ||
       napi_set_named_property(env, result, "links", links) != napi_ok ||
-      napi_set_named_property(env, result, "xattrs", xattrs) != napi_ok ||
       napi_set_named_property(env, result, "stats", stats) != napi_ok) {
     return NULL;
   }

@@ -101,7 +101,7 @@ static int lb_xattr_absent(int e) {
 #ifdef ENOATTR
   if (e == ENOATTR) return 1;
 #endif
-  return e == ENOTSUP || e == ENODATA;
+  return e == ENOTSUP || e == ENODATA || e == ENOSYS; /* ENOSYS: a FUSE file system without them */
 }
 
 /* One list (name NULL) or get call into a buffer grown until the answer fits (a value can grow between
