@@ -323,6 +323,13 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
 
     const user = os.userInfo();
     const endNs = BigInt(Date.now()) * 1_000_000n;
+    if (!parent) {
+      // Counts are against the parent, as restic's: without one, what the folder cache supplied is new too.
+      counts.files_new += counts.files_unmodified;
+      counts.files_unmodified = 0;
+      counts.dirs_new += counts.dirs_unmodified;
+      counts.dirs_unmodified = 0;
+    }
     const summary: SnapshotSummary = {
       backup_start: formatGoTime(startNs),
       backup_end: formatGoTime(endNs),

@@ -5,7 +5,7 @@
  * a change anywhere below a folder, a tampered cache, or a tree the index no
  * longer has, all fall back to the parent's trees.
  */
-import { accessSync, constants as fsConstants, appendFileSync, chmodSync, existsSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, appendFileSync, rmSync, chmodSync, existsSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -229,6 +229,23 @@ describe('the folder cache', () => {
         expect({ data: files(path.join(repoDir, 'data')).length, index: files(path.join(repoDir, 'index')).length }, inner).toEqual(before);
       }
       expect(quiet, `the folders on the way to ${src} kept changing`).toBe(true);
+    }
+  });
+
+  it('without a parent snapshot (all of them forgotten), what the cache supplies counts as new, as restic counts it', async () => {
+    await run({ cache: true });
+    const snapshots = path.join(repoDir, 'snapshots');
+    const kept = readdirSync(snapshots).map((f) => [f, readFileSync(path.join(snapshots, f))] as const);
+    for (const [f] of kept) rmSync(path.join(snapshots, f));
+    try {
+      const r = await run({ cache: true });
+      expect(r.res.snapshot.parent).toBeUndefined();
+      expect(r.res.filesRead).toBe(0);
+      expect(r.res.summary.files_unmodified).toBe(0);
+      expect(r.res.summary.dirs_unmodified).toBe(0);
+      expect(r.res.summary.files_new).toBe(r.res.summary.total_files_processed);
+    } finally {
+      for (const [f, bytes] of kept) writeFileSync(path.join(snapshots, f), bytes);
     }
   });
 
