@@ -50,7 +50,12 @@ export interface PruneResult extends PrunePlan {
   newPacks: Id[];
   indexFilesWritten: number;
   indexFilesRemoved: number;
+  /** Temporary files of saves that never finished (a killed backup's), removed. */
+  temporaryFilesRemoved: number;
 }
+
+/** A temporary file older than this under the exclusive lock belongs to a save that will never finish. */
+const LEFTOVER_AGE_MS = 60 * 60 * 1000;
 
 const key = (type: BlobType, id: Id) => `${type}:${id}`;
 
@@ -70,6 +75,15 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
   if (opts.assumeForgotten?.length && !opts.dryRun) throw new Error('assumeForgotten: only allowed in a dry run');
   const lock = opts.dryRun ? undefined : await RepositoryLock.acquire(repo, { exclusive: true, waitMs: opts.lockWaitMs ?? 0 });
   try {
+    let temporaryFilesRemoved = 0;
+    if (lock && repo.target.removeLeftovers) {
+      // What a killed backup's saves left behind; a failure here costs disk space, never the prune.
+      temporaryFilesRemoved = await repo.target.removeLeftovers(Date.now() - LEFTOVER_AGE_MS).catch((e: unknown) => {
+        log(`leftover temporary files not removed: ${(e as Error).message}`);
+        return 0;
+      });
+      if (temporaryFilesRemoved > 0) log(`removed ${temporaryFilesRemoved} temporary files left by interrupted saves`);
+    }
     const forgotten = new Set(opts.assumeForgotten ?? []);
     const snapshots = (await repo.listSnapshots()).filter((s) => !forgotten.has(s.id));
     await repo.loadIndex();
@@ -139,7 +153,7 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
       throw new Error(`prune refused: ${missingBlobs.length} blobs used by snapshots are in no pack (e.g. ${missingBlobs[0]}); run "lifeboat check" and repair first`);
     }
     log(`${plan.deletePacks.length} packs to delete, ${plan.repackPacks.length} to repack, ${plan.keepPartlyUsed} partly used kept`);
-    if (opts.dryRun) return { ...plan, newPacks: [], indexFilesWritten: 0, indexFilesRemoved: 0 };
+    if (opts.dryRun) return { ...plan, newPacks: [], indexFilesWritten: 0, indexFilesRemoved: 0, temporaryFilesRemoved };
 
     // Repack: copy verified used blobs verbatim (still encrypted) into new packs.
     const writers = { data: new PackWriter(repo.key, 'data'), tree: new PackWriter(repo.key, 'tree') };
@@ -176,7 +190,7 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
       await repo.target.remove({ type: 'data', name: id }).catch((e) => { if (!isNotFound(e)) throw e; });
     });
     log(`wrote ${newPacks.length} packs and ${written.length} index files; removed ${gone.size} packs and ${removedIndex} index files`);
-    return { ...plan, newPacks: newPacks.map((p) => p.id), indexFilesWritten: written.length, indexFilesRemoved: removedIndex };
+    return { ...plan, newPacks: newPacks.map((p) => p.id), indexFilesWritten: written.length, indexFilesRemoved: removedIndex, temporaryFilesRemoved };
   } finally {
     await lock?.release();
   }

@@ -1,5 +1,5 @@
 /** Prune on a real repository, judged by restic. */
-import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backup } from '../../main/engine/backup.js';
@@ -85,6 +85,25 @@ describe('prune', () => {
     expect(again.deletePacks).toEqual([]);
     expect(again.repackPacks).toEqual([]);
     expect(again.unusedBytes).toBe(0);
+  });
+
+  it("removes the temporary files killed saves left over an hour ago, not a younger one (whose save may still be someone's)", async () => {
+    const prefix = readdirSync(path.join(repoDir, 'data')).find((d) => readdirSync(path.join(repoDir, 'data', d)).length > 0)!;
+    const old = [path.join(repoDir, 'data', prefix, '.tmp-00112233445566aa'), path.join(repoDir, 'snapshots', '.tmp-00112233445566bb')];
+    const young = path.join(repoDir, 'index', '.tmp-00112233445566cc');
+    for (const f of [...old, young]) writeFileSync(f, Buffer.alloc(4096, 1));
+    const twoHoursAgo = new Date(Date.now() - 2 * 3_600_000);
+    for (const f of old) utimesSync(f, twoHoursAgo, twoHoursAgo);
+    const lines: string[] = [];
+    const res = await prune(await open(), { onLog: (l) => lines.push(l) });
+    expect(res.temporaryFilesRemoved).toBe(2);
+    expect(lines.join('\n')).toContain('removed 2 temporary files left by interrupted saves');
+    for (const f of old) expect(existsSync(f), f).toBe(false);
+    expect(existsSync(young)).toBe(true);
+    // A dry run removes nothing.
+    utimesSync(young, twoHoursAgo, twoHoursAgo);
+    expect((await prune(await open(), { dryRun: true })).temporaryFilesRemoved).toBe(0);
+    expect(existsSync(young)).toBe(true);
   });
 
   it('refuses while a backup holds the repository, naming the holder', async () => {

@@ -94,10 +94,14 @@ async function recordCommands(t: S3Target, inject?: (name: string, input: unknow
   return names;
 }
 
-describeTargetContract('S3Target', async () => {
-  const prefix = uniquePrefix('contract');
-  return { target: makeTarget(prefix), raw: s3Raw(server.bucket, prefix), cleanup: () => removeAll(server.bucket, prefix) };
-});
+describeTargetContract(
+  'S3Target',
+  async () => {
+    const prefix = uniquePrefix('contract');
+    return { target: makeTarget(prefix), raw: s3Raw(server.bucket, prefix), cleanup: () => removeAll(server.bucket, prefix) };
+  },
+  { temporaryFiles: false },
+);
 
 describe('parseS3Location', () => {
   it('reads restic location forms', () => {

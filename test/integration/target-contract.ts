@@ -34,6 +34,12 @@ export interface ContractOptions {
    * (default true). LocalTarget has nothing to release and does not refuse yet.
    */
   refusesAfterClose?: boolean;
+  /**
+   * Whether an interrupted save can leave a temporary file behind (default
+   * true); S3's cannot (an object appears whole or not at all), so it offers
+   * no `removeLeftovers`.
+   */
+  temporaryFiles?: boolean;
 }
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
@@ -375,6 +381,32 @@ export function describeTargetContract(name: string, make: () => Promise<TargetF
         const got = await loadAll(target, h);
         expect(versions.some((v) => v.equals(got))).toBe(true);
         expect(strays(await f.raw.files())).toEqual([]);
+      });
+    });
+
+    describe('leftovers', () => {
+      it('removeLeftovers removes the temporary files of unfinished saves older than the cut, and nothing else', async () => {
+        if (options.temporaryFiles === false) {
+          expect(target.removeLeftovers).toBeUndefined();
+          return;
+        }
+        await target.create();
+        const kept = newFile('data');
+        await target.save(kept.h, kept.data);
+        const config = newFile('config');
+        await target.save(config.h, config.data);
+        // Where interrupted saves leave their temporary files: beside the file they were to become.
+        const temporary = [`data/${kept.h.name.slice(0, 2)}/.tmp-0123456789abcdef`, 'index/.tmp-aaaaaaaaaaaaaaaa', '.tmp-bbbbbbbbbbbbbbbb'];
+        for (const p of temporary) await f.raw.write(p, randomBytes(100));
+        await f.raw.write('keys/notes.txt', Buffer.from('not ours, not temporary'));
+        const before = (await f.raw.files()).sort();
+        // A cut earlier than they were written: all are too young to be given up for lost.
+        expect(await target.removeLeftovers!(Date.now() - 3_600_000)).toBe(0);
+        expect((await f.raw.files()).sort()).toEqual(before);
+        expect(await target.removeLeftovers!(Date.now() + 5_000)).toBe(temporary.length);
+        expect((await f.raw.files()).sort()).toEqual(before.filter((p) => !temporary.includes(p)));
+        expect((await loadAll(target, kept.h)).equals(kept.data)).toBe(true);
+        expect((await loadAll(target, config.h)).equals(config.data)).toBe(true);
       });
     });
 

@@ -2,7 +2,7 @@ import { promises as fsp, constants as fsc } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { FileType } from '../../../shared/repo/types.js';
-import { NotFoundError, type FileHandle, type FileInfo, type StorageTarget } from './target.js';
+import { NotFoundError, TEMPORARY_PREFIX, type FileHandle, type FileInfo, type StorageTarget } from './target.js';
 
 const DIRS: FileType[] = ['data', 'index', 'keys', 'locks', 'snapshots'];
 
@@ -47,7 +47,7 @@ export class LocalTarget implements StorageTarget {
   async save(h: FileHandle, data: Uint8Array): Promise<void> {
     const final = this.filename(h);
     const dir = path.dirname(final);
-    const tmp = path.join(dir, `.tmp-${randomBytes(8).toString('hex')}`);
+    const tmp = path.join(dir, `${TEMPORARY_PREFIX}${randomBytes(8).toString('hex')}`);
     let fh: fsp.FileHandle | undefined;
     try {
       try {
@@ -152,6 +152,27 @@ export class LocalTarget implements StorageTarget {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(h, this.location);
       throw e;
     }
+  }
+
+  async removeLeftovers(olderThan: number): Promise<number> {
+    const folders = [this.location, ...DIRS.map((d) => path.join(this.location, d))];
+    const prefixes = await fsp.readdir(path.join(this.location, 'data')).catch(() => [] as string[]);
+    for (const p of prefixes) if (/^[0-9a-f]{2}$/.test(p)) folders.push(path.join(this.location, 'data', p));
+    let removed = 0;
+    for (const dir of folders) {
+      const names = await fsp.readdir(dir).catch(() => [] as string[]);
+      for (const n of names) {
+        if (!n.startsWith(TEMPORARY_PREFIX)) continue;
+        const file = path.join(dir, n);
+        const st = await fsp.lstat(file).catch(() => undefined);
+        if (!st?.isFile() || st.mtimeMs >= olderThan) continue;
+        await fsp.unlink(file).catch((e: NodeJS.ErrnoException) => {
+          if (e.code !== 'ENOENT') throw e;
+        });
+        removed++;
+      }
+    }
+    return removed;
   }
 
   async close(): Promise<void> {}

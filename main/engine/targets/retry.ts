@@ -136,6 +136,10 @@ export class RetryingTarget implements StorageTarget {
   remove(h: FileHandle): Promise<void> {
     return this.attempt(`removing ${RetryingTarget.describe(h)}`, () => this.inner.remove(h));
   }
+  async removeLeftovers(olderThan: number): Promise<number> {
+    const inner = this.inner;
+    return inner.removeLeftovers ? this.attempt('removing leftover temporary files', () => inner.removeLeftovers!(olderThan)) : 0;
+  }
   close(): Promise<void> {
     return this.inner.close();
   }

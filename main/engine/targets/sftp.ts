@@ -7,7 +7,7 @@ import type ssh2 from 'ssh2';
 import type { AnyAuthMethod, Client as SshClient, ConnectConfig, FileEntryWithStats, ParsedKey, ServerHostKeyAlgorithm, SFTPWrapper, Stats } from 'ssh2';
 import type { FileType } from '../../../shared/repo/types.js';
 import { describeHostKey, hostPortKey, HostKeyChangedError, HostKeyNotConfirmedError, KnownHosts, KnownHostsFileError } from './known-hosts.js';
-import { NotFoundError, type FileHandle, type FileInfo, type StorageTarget } from './target.js';
+import { NotFoundError, TEMPORARY_PREFIX, type FileHandle, type FileInfo, type StorageTarget } from './target.js';
 
 type Ssh2 = typeof ssh2;
 let ssh2Module: Promise<Ssh2> | undefined;
@@ -732,7 +732,7 @@ export class SftpTarget implements StorageTarget {
     const what = SftpTarget.describe(h);
     const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     await this.withSession(`save ${what}`, async (s) => {
-      const tmp = posix.join(dir, `.tmp-${randomBytes(8).toString('hex')}`);
+      const tmp = posix.join(dir, `${TEMPORARY_PREFIX}${randomBytes(8).toString('hex')}`);
       const open = () => this.req<Buffer>(s, `open ${what} (temp)`, (cb) => s.sftp.open(tmp, 'wx', { mode: 0o600 }, cb));
       let handle: Buffer | undefined;
       let created = false;
@@ -875,6 +875,30 @@ export class SftpTarget implements StorageTarget {
       ),
     );
     return out;
+  }
+
+  async removeLeftovers(olderThan: number): Promise<number> {
+    return this.withSession('remove leftovers', async (s) => {
+      const dataDir = posix.join(this.spec.path, 'data');
+      const folders = [this.spec.path, ...DIRS.map((d) => posix.join(this.spec.path, d))];
+      for (const e of await this.readdir(s, dataDir)) {
+        if (/^[0-9a-f]{2}$/.test(e.filename) && (e.attrs.mode & S_IFMT) === S_IFDIR) folders.push(posix.join(dataDir, e.filename));
+      }
+      let removed = 0;
+      for (const dir of folders) {
+        const entries = await this.readdir(s, dir);
+        for (const e of entries) {
+          // SFTP gives whole seconds: a file is old enough when its last second ended before `olderThan`.
+          if (!e.filename.startsWith(TEMPORARY_PREFIX) || (e.attrs.mode & S_IFMT) !== S_IFREG || (e.attrs.mtime + 1) * 1000 > olderThan) continue;
+          const file = posix.join(dir, e.filename);
+          await this.req<void>(s, `unlink ${file}`, (cb) => s.sftp.unlink(file, cb)).catch((err: unknown) => {
+            if ((err as { code?: unknown }).code !== FX.NO_SUCH_FILE) throw err;
+          });
+          removed++;
+        }
+      }
+      return removed;
+    });
   }
 
   async remove(h: FileHandle): Promise<void> {

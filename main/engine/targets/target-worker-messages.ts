@@ -28,6 +28,7 @@ export type TargetWorkerCall =
   | { kind: 'stat'; handle: FileHandle }
   | { kind: 'list'; type: FileType }
   | { kind: 'remove'; handle: FileHandle }
+  | { kind: 'remove-leftovers'; olderThan: number }
   | { kind: 'close' };
 
 export type TargetWorkerRequest = { id: number } & TargetWorkerCall;
@@ -47,6 +48,7 @@ export type TargetWorkerReply = { id: number } & (
   | { kind: 'loaded'; data: Uint8Array }
   | { kind: 'info'; info: FileInfo }
   | { kind: 'listed'; files: FileInfo[] }
+  | { kind: 'removed'; count: number }
   | { kind: 'error'; error: WireError; data?: Uint8Array }
 );
 

@@ -64,6 +64,8 @@ async function serve(req: TargetWorkerRequest): Promise<[TargetWorkerReply, Arra
     case 'remove':
       await target.remove(req.handle);
       return [{ id, kind: 'done' }, []];
+    case 'remove-leftovers':
+      return [{ id, kind: 'removed', count: (await target.removeLeftovers?.(req.olderThan)) ?? 0 }, []];
     case 'close':
       await target.close();
       return [{ id, kind: 'done' }, []];

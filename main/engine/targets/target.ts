@@ -57,8 +57,20 @@ export interface StorageTarget {
   /** Lists all files of a type. Order is unspecified. */
   list(type: FileType): Promise<FileInfo[]>;
   remove(h: FileHandle): Promise<void>;
+  /**
+   * Removes the temporary files of saves that never finished (the process was
+   * killed, the machine lost power) last written before `olderThan` (ms since
+   * the epoch); returns how many. Never touches a repository file. Called
+   * under an exclusive lock (by prune), when no save can be in flight.
+   * Optional: a target whose saves leave nothing behind omits it; wrappers
+   * forward it (0 when the target they wrap has none).
+   */
+  removeLeftovers?(olderThan: number): Promise<number>;
   close(): Promise<void>;
 }
+
+/** The name prefix of the temporary files atomic saves write and then rename (local folders, SFTP). */
+export const TEMPORARY_PREFIX = '.tmp-';
 
 /** What `saveOwned` gives back: the caller's bytes, and why the save failed if it did. */
 export interface OwnedSave {

@@ -77,6 +77,9 @@ export class ThrottledTarget implements StorageTarget {
   remove(h: FileHandle): Promise<void> {
     return this.inner.remove(h);
   }
+  async removeLeftovers(olderThan: number): Promise<number> {
+    return (await this.inner.removeLeftovers?.(olderThan)) ?? 0;
+  }
   close(): Promise<void> {
     this.onClose?.();
     return this.inner.close();

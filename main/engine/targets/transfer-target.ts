@@ -109,6 +109,9 @@ export class LocalPackThreadTarget implements StorageTarget {
   remove(h: FileHandle): Promise<void> {
     return this.direct.remove(h);
   }
+  async removeLeftovers(olderThan: number): Promise<number> {
+    return (await this.direct.removeLeftovers?.(olderThan)) ?? 0;
+  }
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -185,6 +185,11 @@ export class WorkerTarget implements StorageTarget {
     await this.call({ kind: 'remove', handle: h });
   }
 
+  async removeLeftovers(olderThan: number): Promise<number> {
+    const r = await this.call({ kind: 'remove-leftovers', olderThan });
+    return r.kind === 'removed' ? r.count : 0;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.callbacks.onClose?.();
