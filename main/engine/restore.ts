@@ -363,7 +363,7 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
       try {
         const at = fsPath(l.dest);
         await fsp.rm(at, { force: true });
-        await fsp.symlink(l.node.linktarget ?? '', at);
+        await fsp.symlink(fsPath(l.node.linktarget ?? ''), at);
         setTimesSync(at, l.node.atime, l.node.mtime);
         if (asRoot) await fsp.lchown(at, l.node.uid, l.node.gid).catch(() => {});
         symlinks++;

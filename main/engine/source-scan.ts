@@ -319,7 +319,7 @@ export class SourceScan {
       try {
         const st = fromBigIntStats(await fsp.lstat(src, { bigint: true }));
         raw = { name, stat: st, ...this.readXattrs(src, st) };
-        if ((st.mode & S_IFMT) === 0o120000) raw.linktarget = await fsp.readlink(src);
+        if ((st.mode & S_IFMT) === 0o120000) raw.linktarget = decodeRawName(await fsp.readlink(fsPath(src), { encoding: 'buffer' }));
       } catch (e) {
         raw = { name, error: (e as Error).message };
       }
@@ -507,7 +507,7 @@ export class SourceScan {
             mountType === undefined || LOCAL_FS_TYPES.has(mountType) ? lstatSync(at, { bigint: true }) : await this.io.run(() => fsp.lstat(at, { bigint: true })),
           );
           const raw: RawEntry = { name, stat: st };
-          if ((st.mode & S_IFMT) === 0o120000) raw.linktarget = readlinkSync(at);
+          if ((st.mode & S_IFMT) === 0o120000) raw.linktarget = decodeRawName(readlinkSync(at, { encoding: 'buffer' }));
           out.push(raw);
         } catch (e) {
           out.push({ name, error: (e as Error).message });
@@ -527,7 +527,7 @@ export class SourceScan {
         try {
           const st = fromBigIntStats(await this.io.run(() => fsp.lstat(at, { bigint: true })));
           const raw: RawEntry = { name, stat: st };
-          if ((st.mode & S_IFMT) === 0o120000) raw.linktarget = await this.io.run(() => fsp.readlink(at));
+          if ((st.mode & S_IFMT) === 0o120000) raw.linktarget = decodeRawName(await this.io.run(() => fsp.readlink(at, { encoding: 'buffer' })));
           return raw;
         } catch (e) {
           return { name, error: (e as Error).message };
@@ -598,7 +598,7 @@ class NativeListing implements Listing {
   constructor(
     readonly names: readonly string[],
     private readonly stats: BigInt64Array,
-    private readonly links: (string | undefined)[],
+    private readonly links: (string | Buffer | undefined)[],
     private readonly base: string,
     private readonly xattrs?: Buffer,
     private readonly xattrEnds?: Uint32Array,
@@ -644,7 +644,7 @@ class NativeListing implements Listing {
     };
     const raw: RawEntry = { name, stat };
     const link = this.links[i];
-    if (link !== undefined) raw.linktarget = link;
+    if (link !== undefined) raw.linktarget = typeof link === 'string' ? link : decodeRawName(link);
     const xattrErrno = Number(s[o + XATTR_ERRNO_FIELD]);
     if (xattrErrno !== 0) raw.xattrError = `backed up without its extended attributes: ${errnoMessage(xattrErrno, 'listxattr', this.base + name)}`;
     else if (this.xattrs && this.xattrEnds) {

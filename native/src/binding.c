@@ -16,7 +16,8 @@
  *       all valid UTF-8, else as their raw bytes (`rawNames`, a Buffer);
  *       when some entry has extended attributes, `xattrs` holds every entry's
  *       list (see scan.h) one after another and `xattrEnds[i]` (a Uint32Array)
- *       where entry i's ends
+ *       where entry i's ends; `links[i]` is a symlink's target, a string, or
+ *       a Buffer when it is not valid UTF-8
  *   readXattrs(path: string | Uint8Array): Buffer | undefined
  *   setXattr(pathOrFd: string | Uint8Array | number, name: string, value: Uint8Array): void
  *       extended attributes of one file (symlinks not followed), synchronous;
@@ -310,7 +311,13 @@ static napi_value lb_scan_result(napi_env env, lb_dir_scan *scan) {
   if (count > 0) memcpy(bytes, scan->stats, count * LB_SCAN_FIELDS * sizeof(int64_t));
   for (i = 0; i < count; i++) {
     if (scan->links[i]) {
-      if (napi_create_string_utf8(env, scan->links[i], NAPI_AUTO_LENGTH, &value) != napi_ok || napi_set_element(env, links, (uint32_t)i, value) != napi_ok) return NULL;
+      /* A target that is not UTF-8 goes out as its bytes, like the names. */
+      size_t n = strlen(scan->links[i]);
+      if ((lb_utf8_valid((const uint8_t *)scan->links[i], n) ? napi_create_string_utf8(env, scan->links[i], n, &value)
+                                                              : napi_create_buffer_copy(env, n, scan->links[i], NULL, &value)) != napi_ok ||
+          napi_set_element(env, links, (uint32_t)i, value) != napi_ok) {
+        return NULL;
+      }
     }
   }
   /* Every entry's attribute list in one Buffer, and where each ends in it (a Uint32Array): two objects

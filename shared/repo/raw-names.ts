@@ -73,7 +73,7 @@ export function encodeRawName(name: string): Uint8Array {
  * Length of the well-formed UTF-8 sequence starting at `i` (Unicode's table
  * 3-7: no overlong forms, no surrogates, nothing above U+10FFFF), or 0.
  */
-function wellFormedLength(b: Uint8Array, i: number): number {
+export function wellFormedLength(b: Uint8Array, i: number): number {
   const c = b[i]!;
   if (c < 0x80) return 1;
   // Continuation bytes after the lead byte, and the range of the first one (narrower after E0, ED, F0, F4).

@@ -1,5 +1,5 @@
 import { goQuoteInner, goUnquoteInner } from './goquote.js';
-import { encodeRawName, hasRawBytes } from './raw-names.js';
+import { decodeRawName, encodeRawName, hasRawBytes, wellFormedLength } from './raw-names.js';
 import { formatGoTime, parseGoTime } from './gotime.js';
 import type { ExtendedAttribute, Tree, TreeNode, NodeType } from './types.js';
 
@@ -32,13 +32,49 @@ function encodeNode(n: TreeNode): string {
   if (n.device_id) o.device_id = n.device_id;
   if (n.size) o.size = n.size;
   if (n.links) o.links = n.links;
-  if (n.linktarget) o.linktarget = n.linktarget;
+  let rawTarget: Uint8Array | undefined;
+  if (n.linktarget) {
+    if (hasRawBytes(n.linktarget)) {
+      // A target that is not UTF-8, as restic (0.17 and later) writes it: lossy text, then the bytes.
+      rawTarget = encodeRawName(n.linktarget);
+      o.linktarget = LOSSY_PLACEHOLDER;
+      o.linktarget_raw = base64(rawTarget);
+    } else {
+      o.linktarget = n.linktarget;
+    }
+  }
   if (n.extended_attributes?.length) o.extended_attributes = n.extended_attributes.map((a) => ({ name: a.name, value: a.value }));
   if (n.device) o.device = n.device;
   o.content = n.content;
   if (n.subtree) o.subtree = n.subtree;
   if (n.error) o.error = n.error;
-  return JSON.stringify(o);
+  const json = JSON.stringify(o);
+  return rawTarget ? json.replace(JSON.stringify(LOSSY_PLACEHOLDER), () => goLossyJSONString(rawTarget)) : json;
+}
+
+/** Stands in for a lossy link target until it is spliced in (no path or link target holds a NUL). */
+const LOSSY_PLACEHOLDER = '\0lossy link target\0';
+
+/** Go's json.Marshal of a string holding bytes that are not UTF-8: each such byte becomes the escape \ufffd. */
+function goLossyJSONString(bytes: Uint8Array): string {
+  let out = '';
+  for (let i = 0; i < bytes.length; ) {
+    const n = wellFormedLength(bytes, i);
+    if (n === 0) {
+      out += '\\ufffd';
+      i++;
+    } else {
+      out += JSON.stringify(new TextDecoder().decode(bytes.subarray(i, i + n))).slice(1, -1);
+      i += n;
+    }
+  }
+  return `"${out}"`;
+}
+
+function base64(bytes: Uint8Array): string {
+  let bin = '';
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin);
 }
 
 /** Go's json.Marshal escapes HTML-significant characters and U+2028/2029. */
@@ -48,7 +84,7 @@ function goEscape(json: string): string {
 
 const NODE_TYPES = new Set<NodeType>(['file', 'dir', 'symlink', 'dev', 'chardev', 'fifo', 'socket', 'irregular']);
 /** The node fields TreeNode models; any other (restic's extended_attributes, linktarget_raw, ...) marks the tree `foreignFields`. */
-const MODELLED_FIELDS = new Set(['name', 'type', 'mode', 'mtime', 'atime', 'ctime', 'uid', 'gid', 'user', 'group', 'inode', 'device_id', 'size', 'links', 'linktarget', 'extended_attributes', 'device', 'content', 'subtree', 'error']);
+const MODELLED_FIELDS = new Set(['name', 'type', 'mode', 'mtime', 'atime', 'ctime', 'uid', 'gid', 'user', 'group', 'inode', 'device_id', 'size', 'links', 'linktarget', 'linktarget_raw', 'extended_attributes', 'device', 'content', 'subtree', 'error']);
 
 /** Decodes a tree blob's plaintext. Throws with the offending field on malformed input. */
 export function decodeTree(text: string): Tree {
@@ -80,7 +116,7 @@ export function decodeTree(text: string): Tree {
     if (num(r.size) !== undefined) node.size = num(r.size);
     if (num(r.links) !== undefined) node.links = num(r.links);
     if (typeof r.linktarget === 'string') node.linktarget = r.linktarget;
-    if (typeof r.linktarget_raw === 'string') node.linktarget = atobUtf8(r.linktarget_raw);
+    if (typeof r.linktarget_raw === 'string') node.linktarget = decodeRawName(fromBase64(r.linktarget_raw));
     if (r.extended_attributes !== undefined && r.extended_attributes !== null) node.extended_attributes = decodeXattrs(r.extended_attributes, r.name);
     if (num(r.device) !== undefined) node.device = num(r.device);
     if (typeof r.subtree === 'string') node.subtree = r.subtree;
@@ -100,11 +136,11 @@ function decodeXattrs(v: unknown, node: string): ExtendedAttribute[] {
   });
 }
 
-function atobUtf8(b64: string): string {
+function fromBase64(b64: string): Uint8Array {
   const bin = atob(b64);
   const bytes = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-  return new TextDecoder().decode(bytes);
+  return bytes;
 }
 
 /**

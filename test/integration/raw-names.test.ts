@@ -6,7 +6,7 @@
  * restic's backup of it gets), and both tools restore them byte for byte,
  * whichever of the two made the snapshot.
  */
-import { lutimesSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync, lstatSync } from 'node:fs';
+import { lutimesSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, utimesSync, writeFileSync, lstatSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backup } from '../../main/engine/backup.js';
@@ -122,5 +122,30 @@ describe('names that are not UTF-8', () => {
     } finally {
       await repo.close();
     }
+  });
+});
+
+describe('a symlink whose target is not UTF-8', () => {
+  it('keeps its target byte for byte (linktarget_raw, as restic 0.17 and later write it), and restic still checks the repository', async () => {
+    const dir = path.join(s.dir, 'links');
+    mkdirSync(dir);
+    writeFileSync(raw(dir, latin1('caf\xe9')), 'pointed at');
+    const target = latin1('caf\xe9');
+    symlinkSync(target, path.join(dir, 'to-cafe'));
+    const repo = await Repository.open(new LocalTarget(repoDir), password);
+    try {
+      const res = await backup(repo, { paths: [dir] });
+      expect(res.errors).toEqual([]);
+      const tree = await repo.loadTree(await treeOf(repo, res.snapshot.tree, dir));
+      const link = tree.nodes.find((n) => n.name === 'to-cafe')!;
+      expect(link.linktarget).toBe('caf\udce9');
+      const out = path.join(s.dir, 'links-restore');
+      expect((await restore(repo, res.snapshot, { target: out })).errors).toEqual([]);
+      expect(readlinkSync(path.join(out, dir, 'to-cafe'), { encoding: 'buffer' }).equals(target)).toBe(true);
+      expect(readFileSync(path.join(out, dir, 'to-cafe'), 'utf8')).toBe('pointed at');
+    } finally {
+      await repo.close();
+    }
+    ok(restic(['-r', repoDir, 'check', '--read-data'], s.passwordFile), 'restic check');
   });
 });

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { goQuoteInner, goUnquoteInner } from '../../shared/repo/goquote.js';
 import { decodeRawName, encodeRawName, hasRawBytes } from '../../shared/repo/raw-names.js';
-import { compareUtf8 } from '../../shared/repo/tree.js';
+import { compareUtf8, decodeTree, encodeTree } from '../../shared/repo/tree.js';
 
 const bytes = (...b: number[]) => Uint8Array.from(b);
 const ascii = (s: string) => [...Buffer.from(s, 'latin1')];
@@ -40,5 +40,15 @@ describe('raw names', () => {
     const names = [bytes(0x80), bytes(0xc3, 0xa9), bytes(0xff), bytes(0x7a), bytes(0xef, 0xbf, 0xbd), bytes(0xf0, 0x9f, 0x98, 0x80), bytes(0xc2, 0x80), bytes(0xe9)];
     const byBytes = [...names].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y))).map(decodeRawName);
     expect(names.map(decodeRawName).sort(compareUtf8)).toEqual(byBytes);
+  });
+
+  it('writes a link target that is not UTF-8 as restic 0.17 does (lossy text with Go\'s \\ufffd escapes, then the bytes) and reads it back', () => {
+    const node = { name: 'to-cafe', type: 'symlink' as const, mode: 0o777 | 0x8000000, mtime: 0n, atime: 0n, ctime: 0n, uid: 0, gid: 0, linktarget: 'caf\udce9 <x>', content: null };
+    const text = encodeTree({ nodes: [node] });
+    expect(text).toContain('"linktarget":"caf\\ufffd \\u003cx\\u003e","linktarget_raw":"' + Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x20, 0x3c, 0x78, 0x3e]).toString('base64') + '"');
+    const back = decodeTree(text);
+    expect(back.nodes[0]!.linktarget).toBe('caf\udce9 <x>');
+    expect(back.foreignFields).toBeUndefined();
+    expect(encodeTree(back)).toBe(text);
   });
 });

@@ -68,14 +68,15 @@ export interface NativeBinding {
  * int64 fields per entry, in that order: lstat errno (0: ok), mode, uid, gid,
  * inode, device, links, size, rdev, atime, mtime, ctime (nanoseconds since
  * the epoch), readlink errno, extended-attributes errno. `links[i]` is entry
- * i's symlink target, absent for other entries. When some entry has extended
+ * i's symlink target (its bytes when they are not UTF-8), absent for other
+ * entries. When some entry has extended
  * attributes, `xattrs` holds every entry's list one after another (per
  * attribute: name, NUL, the value's length as a little-endian uint32, the
  * value) and `xattrEnds[i]` where entry i's ends; both are absent otherwise.
  */
 export type NativeDirScan =
   | { errno: number; names?: undefined; rawNames?: undefined; links?: undefined; xattrs?: undefined; xattrEnds?: undefined; stats?: undefined }
-  | ({ errno?: undefined; links: (string | undefined)[]; xattrs?: Buffer; xattrEnds?: Uint32Array; stats: BigInt64Array } & ({ names: string; rawNames?: undefined } | { names?: undefined; rawNames: Buffer }));
+  | ({ errno?: undefined; links: (string | Buffer | undefined)[]; xattrs?: Buffer; xattrEnds?: Uint32Array; stats: BigInt64Array } & ({ names: string; rawNames?: undefined } | { names?: undefined; rawNames: Buffer }));
 
 const ADDON_RELATIVE_PATH = path.join('native', 'build', 'Release', 'lifeboat_native.node');
 
