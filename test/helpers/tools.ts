@@ -1,5 +1,5 @@
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { accessSync, chmodSync, constants as fsConstants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -57,6 +57,21 @@ export function restic(args: string[], passwordFile: string, opts: { cwd?: strin
 export function ok(r: RunResult, what: string): RunResult {
   if (r.status !== 0) throw new Error(`${what} exited ${r.status}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
   return r;
+}
+
+/**
+ * /var/tmp where it can be written, else the system's temporary folder: for
+ * tests whose sources must sit below folders no other test changes (the
+ * folders on the way to a source are in its snapshot; in /tmp, other tests'
+ * folders come and go all the time).
+ */
+export function quietTemporaryFolder(): string {
+  try {
+    accessSync('/var/tmp', fsConstants.W_OK);
+    return '/var/tmp';
+  } catch {
+    return os.tmpdir();
+  }
 }
 
 /** A temporary folder (in `base`, the system's temporary folder by default) removed by `dispose`; contains a password file. */

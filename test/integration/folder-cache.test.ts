@@ -5,7 +5,7 @@
  * a change anywhere below a folder, a tampered cache, or a tree the index no
  * longer has, all fall back to the parent's trees.
  */
-import { accessSync, constants as fsConstants, appendFileSync, rmSync, chmodSync, existsSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, rmSync, chmodSync, existsSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +17,7 @@ import { prune } from '../../main/engine/prune.js';
 import { Repository } from '../../main/engine/repository.js';
 import { LocalTarget } from '../../main/engine/targets/local.js';
 import { makeSourceTree } from '../fixtures/source-tree.js';
-import { lifeboat, requireTool, restic, scratch } from '../helpers/tools.js';
+import { lifeboat, quietTemporaryFolder, requireTool, restic, scratch } from '../helpers/tools.js';
 
 let s: ReturnType<typeof scratch>;
 let src: string;
@@ -128,16 +128,6 @@ async function quietRun(): Promise<Awaited<ReturnType<typeof run>>> {
     if (prev && prev.before === prev.after && prev.after === cur.before && cur.before === cur.after) return r;
   }
   throw new Error(`the folders on the way to ${src} kept changing over 5 runs`);
-}
-
-/** /var/tmp where it can be written (nothing else in this suite uses it), else the system's temporary folder. */
-function quietTemporaryFolder(): string {
-  try {
-    accessSync('/var/tmp', fsConstants.W_OK);
-    return '/var/tmp';
-  } catch {
-    return os.tmpdir();
-  }
 }
 
 function cacheFile(): string {

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { backup } from '../../main/engine/backup.js';
 import { Repository } from '../../main/engine/repository.js';
 import { RetryingTarget } from '../../main/engine/targets/retry.js';
@@ -20,7 +20,7 @@ import { LocalPackThreadTarget, openTransferTarget } from '../../main/engine/tar
 import { WorkerTarget } from '../../main/engine/targets/worker-target.js';
 import { SharedTokenBucket } from '../../workers/engine/token-bucket.js';
 import { fingerprintOf, startSshd } from '../helpers/sshd.js';
-import { lifeboat, ok, requireTool, restic, scratch } from '../helpers/tools.js';
+import { lifeboat, ok, quietTemporaryFolder, requireTool, restic, scratch } from '../helpers/tools.js';
 
 const KiB = 1024;
 let s: ReturnType<typeof scratch>;
@@ -131,14 +131,17 @@ describe('WorkerTarget', () => {
   });
 
   it('a local folder: only pack saves go to the thread, started at the first pack; an unchanged re-run never starts it', async () => {
-    const root = path.join(s.dir, 'local-split');
+    // Outside /tmp: the folders on the way to the source are in the snapshot, and other tests change /tmp.
+    const quietDir = scratch('lifeboat-split-', quietTemporaryFolder());
+    onTestFinished(() => quietDir.dispose());
+    const root = path.join(quietDir.dir, 'local-split');
     const bucket = SharedTokenBucket.create(64 * 1024 * KiB);
     const open = () => openTransferTarget(root, {}, { upload: [bucket] });
     const target = open();
     expect(target).toBeInstanceOf(LocalPackThreadTarget);
     const repo = await Repository.init(target, 'pw');
     expect((target as LocalPackThreadTarget).threadStarted).toBe(false);
-    const src = path.join(s.dir, 'split-src');
+    const src = path.join(quietDir.dir, 'split-src');
     mkdirSync(src);
     writeFileSync(path.join(src, 'a.bin'), randomBytes(512 * KiB));
     await backup(repo, { paths: [src], workers: 1 });
