@@ -106,7 +106,8 @@ function backupFiles(req: BackupFilesRequest): BackupFilesReply {
     let total = 0;
     const content: string[] = [];
     try {
-      fd = openSync(fsPath(f.path), fsc.O_RDONLY | (fsc.O_NOFOLLOW ?? 0));
+      // O_NONBLOCK: a FIFO put in the file's place since the scan must not hang the backup (fstat refuses it next).
+      fd = openSync(fsPath(f.path), fsc.O_RDONLY | (fsc.O_NOFOLLOW ?? 0) | (fsc.O_NONBLOCK ?? 0));
       if (!fstatSync(fd).isFile()) throw new Error('not a regular file any more');
       chunker.reset();
       let start = 0; // start of the current chunk in buf
@@ -147,18 +148,34 @@ function backupFiles(req: BackupFilesRequest): BackupFilesReply {
   return { kind: 'backup-files', taskId: req.taskId, files, bytesAdded, bytesStored, blobsAdded };
 }
 
-const CREATE_FLAGS = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | (fsc.O_NOFOLLOW ?? 0);
+const CREATE_FLAGS = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | (fsc.O_NOFOLLOW ?? 0);
 
-/** Creates (truncates) a file to restore into, replacing a symlink or folder in its place rather than following it. */
+/**
+ * Creates a new file to restore into. Whatever is in its place (a file of an
+ * earlier restore, another name of a hard-linked file, a device node, a FIFO,
+ * a symlink, a folder) is removed first, never opened: writing into it would
+ * write through to what it stands for.
+ */
 function createFile(path: string): number {
+  const at = fsPath(path);
   try {
-    return openSync(fsPath(path), CREATE_FLAGS, 0o600);
+    return openSync(at, CREATE_FLAGS, 0o600);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'ELOOP' && code !== 'EISDIR') throw e;
-    rmSync(fsPath(path), { recursive: true, force: true });
-    return openSync(fsPath(path), CREATE_FLAGS, 0o600);
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    rmSync(at, { recursive: true, force: true });
+    return openSync(at, CREATE_FLAGS, 0o600);
   }
+}
+
+/** Opens a file restore created earlier (a large one, written by several tasks); anything else in its place is refused. */
+function openCreated(path: string): number {
+  const fd = openSync(fsPath(path), fsc.O_WRONLY | (fsc.O_NOFOLLOW ?? 0) | (fsc.O_NONBLOCK ?? 0));
+  const st = fstatSync(fd);
+  if (!st.isFile() || st.nlink !== 1) {
+    closeSync(fd);
+    throw new Error('not the file the restore created: something else took its place meanwhile');
+  }
+  return fd;
 }
 
 function restoreBlobs(req: RestoreBlobsRequest): RestoreBlobsReply {
@@ -183,7 +200,7 @@ function restoreBlobs(req: RestoreBlobsRequest): RestoreBlobsReply {
       if (fd === undefined) {
         try {
           // O_NOFOLLOW: never write through a symlink planted where a file should be.
-          fd = owned.has(item.path) ? createFile(item.path) : openSync(fsPath(item.path), fsc.O_WRONLY | (fsc.O_NOFOLLOW ?? 0));
+          fd = owned.has(item.path) ? createFile(item.path) : openCreated(item.path);
         } catch (e) {
           failed.add(item.path);
           if (owned.has(item.path)) uncreatable.add(item.path);

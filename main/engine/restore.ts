@@ -247,6 +247,7 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
     };
 
     const unsafe = new Set<string>();
+    const destinations = new Set<string>();
     let matched = 0;
     for await (const { path: p, node } of walkTree(repo, snapshot.tree, '', (dp) => selected(dp) !== 'none' && !unsafe.has(dp))) {
       if (opts.signal?.aborted) throw new OperationCancelledError('restore');
@@ -264,6 +265,13 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
       const sel = selected(p);
       if (sel === 'none') continue;
       const dest = path.join(root, ...components(p));
+      // Two entries of one folder with the same name (a damaged or hostile tree): the second would be written into the first.
+      if (destinations.has(dest)) {
+        errors.push({ path: p, message: 'refused: another entry of its folder has the same name' });
+        if (node.type === 'dir') unsafe.add(p);
+        continue;
+      }
+      destinations.add(dest);
       if (node.type === 'dir') {
         matched++;
         dirs.push({ dest, node });
@@ -414,16 +422,15 @@ function sameContent(a: TreeNode, b: TreeNode): boolean {
   return (a.size ?? 0) === (b.size ?? 0) && x.length === y.length && x.every((id, i) => id === y[i]);
 }
 
+/** Creates a new empty file; whatever is in its place is removed first, never opened (see the worker's `createFile`). */
 async function createEmpty(file: string): Promise<void> {
   const dest = fsPath(file);
-  const flags = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | (fsc.O_NOFOLLOW ?? 0);
+  const flags = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | (fsc.O_NOFOLLOW ?? 0);
   let fh: fsp.FileHandle;
   try {
     fh = await fsp.open(dest, flags, 0o600);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'ELOOP' && code !== 'EISDIR') throw e;
-    // A symlink (or folder) sits where the file belongs: replace it, never follow it.
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     await fsp.rm(dest, { recursive: true, force: true });
     fh = await fsp.open(dest, flags, 0o600);
   }

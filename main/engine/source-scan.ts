@@ -646,8 +646,9 @@ class NativeListing implements Listing {
     const link = this.links[i];
     if (link !== undefined) raw.linktarget = typeof link === 'string' ? link : decodeRawName(link);
     const xattrErrno = Number(s[o + XATTR_ERRNO_FIELD]);
-    if (xattrErrno !== 0) raw.xattrError = `backed up without its extended attributes: ${errnoMessage(xattrErrno, 'listxattr', this.base + name)}`;
-    else if (this.xattrs && this.xattrEnds) {
+    // An attribute that could not be read is left out (and said); the others are kept.
+    if (xattrErrno !== 0) raw.xattrError = `backed up without some of its extended attributes: ${errnoMessage(xattrErrno, 'getxattr', this.base + name)}`;
+    if (this.xattrs && this.xattrEnds) {
       const from = i > 0 ? this.xattrEnds[i - 1]! : 0;
       const to = this.xattrEnds[i]!;
       if (to > from) raw.xattrs = decodeXattrList(this.xattrs.subarray(from, to));

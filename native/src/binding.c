@@ -488,7 +488,8 @@ static napi_value lb_js_read_xattrs(napi_env env, napi_callback_info info) {
   e = lb_read_xattrs(path, &list, &len);
   free(path);
   if (e) {
-    lb_throw_errno(env, e, "listxattr");
+    free(list);
+    lb_throw_errno(env, e, "getxattr");
     return NULL;
   }
   if (!list) {

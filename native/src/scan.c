@@ -134,10 +134,13 @@ static int lb_xattr_fetch(const char *file, const char *name, char **buf, size_t
 }
 
 /* Reads the extended attributes of `file` (not following a symlink) into *out (see lb_dir_scan.xattrs).
- * Returns 0, or an errno; no attributes (or a file system without them) is 0 with *out NULL. */
+ * Returns 0, or an errno; no attributes (or a file system without them) is 0 with *out NULL. An
+ * attribute that cannot be read is left out and its errno returned, with the others in *out (as
+ * restic skips just that one). */
 int lb_read_xattrs(const char *file, char **out, size_t *out_len) {
   char *names = NULL, *list = NULL;
   size_t names_len = 0, list_len = 0, list_cap = 0, at = 0;
+  int skipped = 0;
   int e = lb_xattr_fetch(file, NULL, &names, &names_len);
   *out = NULL;
   *out_len = 0;
@@ -151,8 +154,9 @@ int lb_read_xattrs(const char *file, char **out, size_t *out_len) {
     if (name_len == 0) continue;
     e = lb_xattr_fetch(file, name, &value, &value_len);
     if (e) {
-      if (lb_xattr_absent(e)) continue; /* removed since it was listed */
-      goto fail;
+      if (e == ENOMEM) goto fail;
+      if (!lb_xattr_absent(e) && !skipped) skipped = e; /* absent: removed since it was listed */
+      continue;
     }
     need = list_len + name_len + 1 + 4 + value_len;
     if (need > list_cap) {
@@ -181,7 +185,7 @@ int lb_read_xattrs(const char *file, char **out, size_t *out_len) {
   free(names);
   *out = list;
   *out_len = list_len;
-  return 0;
+  return skipped;
 fail:
   free(names);
   free(list);

@@ -9,7 +9,8 @@
  * and the file system gets the original bytes back (`encodeRawName`).
  */
 
-const strict = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a name may start with U+FEFF, and it is part of the name.
+const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const encoder = new TextEncoder();
 /** A low surrogate U+DC80..U+DCFF that is not the second half of a pair: an escaped byte. */
 const ESCAPED_BYTE = /(?<![\uD800-\uDBFF])[\uDC80-\uDCFF]/;

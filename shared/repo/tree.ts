@@ -64,7 +64,7 @@ function goLossyJSONString(bytes: Uint8Array): string {
       out += '\\ufffd';
       i++;
     } else {
-      out += JSON.stringify(new TextDecoder().decode(bytes.subarray(i, i + n))).slice(1, -1);
+      out += JSON.stringify(new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes.subarray(i, i + n))).slice(1, -1);
       i += n;
     }
   }

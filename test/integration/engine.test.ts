@@ -146,6 +146,8 @@ describe('restore from a hostile repository', () => {
       dir_('evil', inner), // ...and a folder of the same name to write through it
       dir_('pre', inner), // the target already has a symlink "pre" pointing outside
       file('good.txt'),
+      file('twice.txt'), // two entries, one name: the second would be written into the first
+      file('twice.txt'),
     ]);
     const packs = [dataPack.finish()!, treePack.finish()!];
     for (const p of packs) await r.target.save({ type: 'data', name: p.id }, p.bytes);
@@ -165,6 +167,9 @@ describe('restore from a hostile repository', () => {
     expect(messages).toMatch(/\/\.\.: refused: unsafe name/);
     expect(messages).toMatch(/a\/b: refused: unsafe name/);
     expect(messages).toMatch(/pre: exists and is not a folder/);
+    expect(messages).toMatch(/\/evil: refused: another entry of its folder has the same name/);
+    expect(messages).toMatch(/\/twice\.txt: refused: another entry of its folder has the same name/);
+    expect(readFileSync(path.join(target, 'twice.txt'), 'utf8')).toBe('pwned\n');
   });
 });
 

@@ -79,6 +79,9 @@ beforeAll(async () => {
   // A cut-off UTF-8 sequence then plain text, and a stray continuation byte.
   writeFileSync(raw(src, Buffer.from([0xe2, 0x82, 0x61])), 'cut off');
   writeFileSync(raw(src, Buffer.from([0x80, 0x41])), 'stray');
+  // A name that starts with U+FEFF, beside the same name without it: two files.
+  writeFileSync(path.join(src, '\ufeffbom'), 'with the mark');
+  writeFileSync(path.join(src, 'bom'), 'without it');
   freezeAtimes(Buffer.from(src));
   await Repository.init(new LocalTarget(repoDir), password);
 }, 60_000);

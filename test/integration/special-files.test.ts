@@ -5,7 +5,7 @@
  * belongs to the process that listened on it, is left out without an error.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backup } from '../../main/engine/backup.js';
@@ -73,4 +73,36 @@ describe('special files', () => {
       await repo.close();
     }
   });
+
+  it('a restore into a folder where a FIFO, a device node or another name of an outside file sits at a file\'s place replaces it, never writes through it', async () => {
+    const files = path.join(s.dir, 'plain-src');
+    mkdirSync(files);
+    for (const n of ['over-fifo.txt', 'over-device.txt', 'over-hardlink.txt']) writeFileSync(path.join(files, n), `the real ${n}`);
+    writeFileSync(path.join(files, 'big-over-fifo.bin'), Buffer.alloc(9 * 1024 * 1024, 5)); // written in parts: created first by the plan
+    const repo = await Repository.open(new LocalTarget(repoDir), password);
+    try {
+      const res = await backup(repo, { paths: [files] });
+      expect(res.errors).toEqual([]);
+      const target = path.join(s.dir, 'restore-over');
+      const at = (p: string) => path.join(target, files, p);
+      mkdirSync(path.join(target, files), { recursive: true });
+      run('mkfifo', [at('over-fifo.txt')]);
+      run('mkfifo', [at('big-over-fifo.bin')]);
+      if (asRoot) run('mknod', [at('over-device.txt'), 'c', '1', '3']);
+      const outside = path.join(s.dir, 'outside.txt');
+      writeFileSync(outside, 'must stay as it is');
+      linkSync(outside, at('over-hardlink.txt'));
+      const restored = await restore(repo, res.snapshot, { target });
+      expect(restored.errors).toEqual([]);
+      for (const n of ['over-fifo.txt', 'over-device.txt', 'over-hardlink.txt']) {
+        const st = lstatSync(at(n));
+        expect(st.isFile() && st.nlink === 1, n).toBe(true);
+        expect(readFileSync(at(n), 'utf8'), n).toBe(`the real ${n}`);
+      }
+      expect(readFileSync(at('big-over-fifo.bin')).equals(readFileSync(path.join(files, 'big-over-fifo.bin')))).toBe(true);
+      expect(readFileSync(outside, 'utf8')).toBe('must stay as it is');
+    } finally {
+      await repo.close();
+    }
+  }, 60_000);
 });

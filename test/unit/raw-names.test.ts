@@ -17,6 +17,10 @@ describe('raw names', () => {
     expect(decodeRawName(bytes(0xed, 0xa0, 0x80))).toBe('\udced\udca0\udc80');
     expect(decodeRawName(bytes(0xf4, 0x90, 0x80, 0x80))).toBe('\udcf4\udc90\udc80\udc80');
     expect(decodeRawName(bytes(0x80, 0xc3, 0xa9))).toBe('\udc80é');
+    // U+FEFF at the start is part of the name, not a byte-order mark to drop.
+    expect(decodeRawName(bytes(0xef, 0xbb, 0xbf, 0x61))).toBe('\ufeffa');
+    expect(decodeRawName(bytes(0xef, 0xbb, 0xbf, 0x61, 0xff))).toBe('\ufeffa\udcff');
+    expect(goUnquoteInner(goQuoteInner('\ufeffa'))).toBe('\ufeffa');
   });
 
   it('encodes back to the very bytes, and tells escaped bytes from halves of a character', () => {
