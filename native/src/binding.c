@@ -460,6 +460,25 @@ static char *lb_get_path(napi_env env, napi_value value, const char *what) {
   return path;
 }
 
+/* A target argument: an open descriptor (*fd >= 0, *path NULL) or a path (*path malloc'd). 0 with an
+ * exception pending when it is neither. */
+static int lb_get_path_or_fd(napi_env env, napi_value value, const char *what, char **path, int32_t *fd) {
+  napi_valuetype type;
+  char msg[96];
+  *path = NULL;
+  *fd = -1;
+  if (napi_typeof(env, value, &type) == napi_ok && type == napi_number) {
+    if (napi_get_value_int32(env, value, fd) != napi_ok || *fd < 0) {
+      snprintf(msg, sizeof msg, "%s: the descriptor must be a non-negative integer", what);
+      napi_throw_range_error(env, "ERR_INVALID_ARG_VALUE", msg);
+      return 0;
+    }
+    return 1;
+  }
+  *path = lb_get_path(env, value, what);
+  return *path != NULL;
+}
+
 /* Throws an Error for errno `e` from `syscall`, with the errno in its `errno` property. */
 static void lb_throw_errno(napi_env env, int e, const char *syscall) {
   napi_value msg, err, code;
@@ -520,15 +539,7 @@ static napi_value lb_js_set_xattr(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "ERR_MISSING_ARGS", "setXattr(pathOrFd, name, value) needs 3 arguments");
     return NULL;
   }
-  if (napi_typeof(env, argv[0], &type) == napi_ok && type == napi_number) {
-    LB_CALL(env, napi_get_value_int32(env, argv[0], &fd));
-    if (fd < 0) {
-      napi_throw_range_error(env, "ERR_INVALID_ARG_VALUE", "setXattr: the descriptor must not be negative");
-      return NULL;
-    }
-  } else if (!(path = lb_get_path(env, argv[0], "setXattr(path)"))) {
-    return NULL;
-  }
+  if (!lb_get_path_or_fd(env, argv[0], "setXattr", &path, &fd)) return NULL;
   if (!lb_get_bytes(env, argv[2], "setXattr(value)", -1, &value, &value_len)) {
     free(path);
     return NULL;
@@ -555,7 +566,6 @@ static napi_value lb_js_set_xattr(napi_env env, napi_callback_info info) {
 static napi_value lb_js_set_times(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
-  napi_valuetype type;
   char *path = NULL;
   int32_t fd = -1;
   int64_t atime_ns, mtime_ns;
@@ -567,15 +577,7 @@ static napi_value lb_js_set_times(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "setTimes(pathOrFd, atimeNs, mtimeNs) needs two 64-bit BigInts");
     return NULL;
   }
-  if (napi_typeof(env, argv[0], &type) == napi_ok && type == napi_number) {
-    LB_CALL(env, napi_get_value_int32(env, argv[0], &fd));
-    if (fd < 0) {
-      napi_throw_range_error(env, "ERR_INVALID_ARG_VALUE", "setTimes: the descriptor must not be negative");
-      return NULL;
-    }
-  } else if (!(path = lb_get_path(env, argv[0], "setTimes(path)"))) {
-    return NULL;
-  }
+  if (!lb_get_path_or_fd(env, argv[0], "setTimes", &path, &fd)) return NULL;
   e = lb_set_times(path, fd, atime_ns, mtime_ns);
   free(path);
   if (e) lb_throw_errno(env, e, "utimensat");

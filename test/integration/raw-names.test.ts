@@ -14,6 +14,7 @@ import { Repository } from '../../main/engine/repository.js';
 import { restore } from '../../main/engine/restore.js';
 import { LocalTarget } from '../../main/engine/targets/local.js';
 import type { Id } from '../../shared/repo/types.js';
+import { treeOf } from '../helpers/snapshot-trees.js';
 import { ok, requireTool, restic, scratch } from '../helpers/tools.js';
 
 let s: ReturnType<typeof scratch>;
@@ -50,17 +51,6 @@ function freezeAtimes(root: Buffer): void {
     if (st.isDirectory()) for (const name of readdirSync(p, { encoding: 'buffer' })) visit(Buffer.concat([p, Buffer.from('/'), name]));
   };
   visit(root);
-}
-
-/** The tree ID of the folder at `dir` in a snapshot. */
-async function treeOf(repo: Repository, root: Id, dir: string): Promise<Id> {
-  let tree = root;
-  for (const name of dir.split('/').filter(Boolean)) {
-    const node = (await repo.loadTree(tree)).nodes.find((n) => n.name === name);
-    if (!node?.subtree) throw new Error(`no folder ${name} on the way to ${dir}`);
-    tree = node.subtree;
-  }
-  return tree;
 }
 
 beforeAll(async () => {

@@ -17,6 +17,7 @@ import { restore } from '../../main/engine/restore.js';
 import { LocalTarget } from '../../main/engine/targets/local.js';
 import type { Id } from '../../shared/repo/types.js';
 import { restoreXattrs } from '../../workers/engine/xattrs.js';
+import { treeOf } from '../helpers/snapshot-trees.js';
 import { ok, requireTool, restic, scratch } from '../helpers/tools.js';
 
 let s: ReturnType<typeof scratch>;
@@ -48,17 +49,6 @@ print(json.dumps(out))`,
       root,
     ),
   ) as Record<string, Record<string, string>>;
-}
-
-/** The tree ID of the folder at `dir` in a snapshot. */
-async function treeOf(repo: Repository, root: Id, dir: string): Promise<Id> {
-  let tree = root;
-  for (const name of dir.split('/').filter(Boolean)) {
-    const node = (await repo.loadTree(tree)).nodes.find((n) => n.name === name);
-    if (!node?.subtree) throw new Error(`no folder ${name} on the way to ${dir}`);
-    tree = node.subtree;
-  }
-  return tree;
 }
 
 beforeAll(async () => {
