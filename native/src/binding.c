@@ -539,7 +539,7 @@ static napi_value lb_js_set_xattr(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "ERR_MISSING_ARGS", "setXattr(pathOrFd, name, value) needs 3 arguments");
     return NULL;
   }
-  if (!lb_get_path_or_fd(env, argv[0], "setXattr", &path, &fd)) return NULL;
+  if (!lb_get_path_or_fd(env, argv[0], "setXattr(pathOrFd)", &path, &fd)) return NULL;
   if (!lb_get_bytes(env, argv[2], "setXattr(value)", -1, &value, &value_len)) {
     free(path);
     return NULL;
@@ -577,7 +577,7 @@ static napi_value lb_js_set_times(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "setTimes(pathOrFd, atimeNs, mtimeNs) needs two 64-bit BigInts");
     return NULL;
   }
-  if (!lb_get_path_or_fd(env, argv[0], "setTimes", &path, &fd)) return NULL;
+  if (!lb_get_path_or_fd(env, argv[0], "setTimes(pathOrFd)", &path, &fd)) return NULL;
   e = lb_set_times(path, fd, atime_ns, mtime_ns);
   free(path);
   if (e) lb_throw_errno(env, e, "utimensat");
