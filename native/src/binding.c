@@ -608,43 +608,33 @@ static napi_value lb_js_mknod(napi_env env, napi_callback_info info) {
 static napi_value lb_init_module(napi_env env, napi_value exports) {
   napi_value impl;
   napi_property_descriptor props[9];
-  size_t nprops = 4;
+  size_t nprops = 0;
 
   LB_CALL(env, napi_create_string_utf8(env, lb_poly1305_impl(), NAPI_AUTO_LENGTH, &impl));
 
   memset(props, 0, sizeof props);
-  props[0].utf8name = "poly1305";
-  props[0].method = lb_js_poly1305;
-  props[0].attributes = napi_enumerable;
-  props[1].utf8name = "poly1305Verify";
-  props[1].method = lb_js_poly1305_verify;
-  props[1].attributes = napi_enumerable;
-  props[2].utf8name = "poly1305Impl";
-  props[2].value = impl;
-  props[2].attributes = napi_enumerable;
-
-  props[3].utf8name = "scryptLanes";
-  props[3].method = lb_js_scrypt_lanes;
-  props[3].attributes = napi_enumerable;
-
+#define LB_METHOD(js_name, fn)                 \
+  do {                                         \
+    props[nprops].utf8name = (js_name);        \
+    props[nprops].method = (fn);               \
+    props[nprops].attributes = napi_enumerable; \
+    nprops++;                                  \
+  } while (0)
+  LB_METHOD("poly1305", lb_js_poly1305);
+  LB_METHOD("poly1305Verify", lb_js_poly1305_verify);
+  props[nprops].utf8name = "poly1305Impl";
+  props[nprops].value = impl;
+  props[nprops].attributes = napi_enumerable;
+  nprops++;
+  LB_METHOD("scryptLanes", lb_js_scrypt_lanes);
 #ifndef _WIN32
-  props[4].utf8name = "scanDir";
-  props[4].method = lb_js_scan_dir;
-  props[4].attributes = napi_enumerable;
-  props[5].utf8name = "readXattrs";
-  props[5].method = lb_js_read_xattrs;
-  props[5].attributes = napi_enumerable;
-  props[6].utf8name = "setXattr";
-  props[6].method = lb_js_set_xattr;
-  props[6].attributes = napi_enumerable;
-  props[7].utf8name = "mknod";
-  props[7].method = lb_js_mknod;
-  props[7].attributes = napi_enumerable;
-  props[8].utf8name = "setTimes";
-  props[8].method = lb_js_set_times;
-  props[8].attributes = napi_enumerable;
-  nprops = 9;
+  LB_METHOD("scanDir", lb_js_scan_dir);
+  LB_METHOD("readXattrs", lb_js_read_xattrs);
+  LB_METHOD("setXattr", lb_js_set_xattr);
+  LB_METHOD("mknod", lb_js_mknod);
+  LB_METHOD("setTimes", lb_js_set_times);
 #endif
+#undef LB_METHOD
 
   LB_CALL(env, napi_define_properties(env, exports, nprops, props));
   return exports;
