@@ -13,7 +13,8 @@ import { mapLimit, type Repository } from './repository.js';
 import { walkTree } from './snapshot-walk.js';
 import { EngineWorkerPool, defaultWorkerCount } from './worker-pool.js';
 import { fsPath } from '../../workers/engine/fs-path.js';
-import { restoreXattrs, systemErrorMessage } from '../../workers/engine/xattrs.js';
+import { systemErrorMessage } from '../../workers/engine/errno.js';
+import { restoreXattrs } from '../../workers/engine/xattrs.js';
 import { setTimesSync } from '../../workers/engine/file-times.js';
 import { loadNative } from '../../workers/crypto/native.js';
 

@@ -2,11 +2,11 @@ import { lstatSync, promises as fsp, readdirSync, readlinkSync, type BigIntStats
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { getSystemErrorMap } from 'node:util';
 import type { ExcludeMatcher } from '../../shared/glob.js';
 import { goModeFromPosix } from '../../shared/repo/gomode.js';
 import type { ExtendedAttribute, Id, NodeType, TreeNode } from '../../shared/repo/types.js';
-import { decodeXattrList, systemErrorMessage } from '../../workers/engine/xattrs.js';
+import { errnoMessage, systemErrorMessage } from '../../workers/engine/errno.js';
+import { decodeXattrList } from '../../workers/engine/xattrs.js';
 import { loadNative, type NativeDirScan } from '../../workers/crypto/native.js';
 import { encodeRawName } from '../../shared/repo/raw-names.js';
 import { decodeRawName, fsPath } from '../../workers/engine/fs-path.js';
@@ -134,15 +134,6 @@ function fromBigIntStats(st: BigIntStats): EntryStat {
     mtimeNs: st.mtimeNs,
     ctimeNs: st.ctimeNs,
   };
-}
-
-let systemErrors: Map<number, [string, string]> | undefined;
-/** Node's wording for a failed call ("EACCES: permission denied, scandir '/x'"), from the errno the native scan gives. */
-function errnoMessage(errno: number, syscall: string, file: string): string {
-  systemErrors ??= getSystemErrorMap();
-  // libuv's codes are the negated errno values on POSIX.
-  const [name, text] = systemErrors.get(-errno) ?? [`errno ${errno}`, 'system error'];
-  return `${name}: ${text}, ${syscall} '${file}'`;
 }
 
 const owners = new OwnerNames();

@@ -8,24 +8,20 @@ import { linkSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'nod
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backup } from '../../main/engine/backup.js';
-import { Repository } from '../../main/engine/repository.js';
 import { restore } from '../../main/engine/restore.js';
-import { LocalTarget } from '../../main/engine/targets/local.js';
-import { ok, requireTool, restic, scratch } from '../helpers/tools.js';
+import { repositoryScratch } from '../helpers/repository-scratch.js';
+import { ok, restic } from '../helpers/tools.js';
 
-let s: ReturnType<typeof scratch>;
+let s: ReturnType<typeof repositoryScratch>['s'];
 let src: string;
 let repoDir: string;
-let password: string;
+let init: () => Promise<void>;
+let withRepository: ReturnType<typeof repositoryScratch>['withRepository'];
 let lifeboatSnapshot: string;
 let resticSnapshot: string;
 
 beforeAll(async () => {
-  requireTool('restic');
-  s = scratch();
-  password = readFileSync(s.passwordFile, 'utf8').trim();
-  src = path.join(s.dir, 'src');
-  repoDir = path.join(s.dir, 'repo');
+  ({ s, src, repoDir, init, withRepository } = repositoryScratch());
   mkdirSync(path.join(src, 'sub'), { recursive: true });
   writeFileSync(path.join(src, 'a.txt'), 'shared by three names');
   linkSync(path.join(src, 'a.txt'), path.join(src, 'b.txt'));
@@ -34,27 +30,19 @@ beforeAll(async () => {
   writeFileSync(path.join(src, 'big.bin'), Buffer.alloc(20 * 1024 * 1024, 3));
   linkSync(path.join(src, 'big.bin'), path.join(src, 'sub', 'big-link.bin'));
   writeFileSync(path.join(src, 'single.txt'), 'one name only');
-  await Repository.init(new LocalTarget(repoDir), password);
-  const repo = await Repository.open(new LocalTarget(repoDir), password);
-  try {
+  await init();
+  await withRepository(async (repo) => {
     const res = await backup(repo, { paths: [src] });
     expect(res.errors).toEqual([]);
     lifeboatSnapshot = res.snapshot.id;
-  } finally {
-    await repo.close();
-  }
+  });
   const out = ok(restic(['-r', repoDir, 'backup', '--json', src], s.passwordFile), 'restic backup').stdout.trim().split('\n').pop()!;
   resticSnapshot = (JSON.parse(out) as { snapshot_id: string }).snapshot_id;
 }, 60_000);
 afterAll(() => s?.dispose());
 
-async function restoreTo(snapshot: string, target: string, include?: string[]) {
-  const repo = await Repository.open(new LocalTarget(repoDir), password);
-  try {
-    return await restore(repo, await repo.findSnapshot(snapshot), { target, ...(include ? { include } : {}) });
-  } finally {
-    await repo.close();
-  }
+function restoreTo(snapshot: string, target: string, include?: string[]) {
+  return withRepository(async (repo) => restore(repo, await repo.findSnapshot(snapshot), { target, ...(include ? { include } : {}) }));
 }
 
 describe('hard links', () => {

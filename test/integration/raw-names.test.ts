@@ -10,17 +10,17 @@ import { lutimesSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlin
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backup } from '../../main/engine/backup.js';
-import { Repository } from '../../main/engine/repository.js';
 import { restore } from '../../main/engine/restore.js';
-import { LocalTarget } from '../../main/engine/targets/local.js';
 import type { Id } from '../../shared/repo/types.js';
 import { treeOf } from '../helpers/snapshot-trees.js';
-import { ok, requireTool, restic, scratch } from '../helpers/tools.js';
+import { repositoryScratch } from '../helpers/repository-scratch.js';
+import { ok, restic } from '../helpers/tools.js';
 
-let s: ReturnType<typeof scratch>;
+let s: ReturnType<typeof repositoryScratch>['s'];
 let src: string;
 let repoDir: string;
-let password: string;
+let init: () => Promise<void>;
+let withRepository: ReturnType<typeof repositoryScratch>['withRepository'];
 
 /** A path below `base` whose last parts are raw bytes (Latin-1 here), as a Buffer node:fs takes as it is. */
 const raw = (base: string, ...parts: Buffer[]): Buffer => Buffer.concat([Buffer.from(base + '/'), ...parts.flatMap((p, i) => (i > 0 ? [Buffer.from('/'), p] : [p]))]);
@@ -54,12 +54,7 @@ function freezeAtimes(root: Buffer): void {
 }
 
 beforeAll(async () => {
-  requireTool('restic');
-  s = scratch();
-  password = readFileSync(s.passwordFile, 'utf8').trim();
-  src = path.join(s.dir, 'src');
-  repoDir = path.join(s.dir, 'repo');
-  mkdirSync(src);
+  ({ s, src, repoDir, init, withRepository } = repositoryScratch());
   writeFileSync(raw(src, latin1('bad\xffname.txt')), 'the one with FF');
   writeFileSync(raw(src, latin1('bad\xfename.txt')), 'the one with FE');
   writeFileSync(raw(src, latin1('caf\xe9 menu')), 'Latin-1 e acute');
@@ -73,7 +68,7 @@ beforeAll(async () => {
   writeFileSync(path.join(src, '\ufeffbom'), 'with the mark');
   writeFileSync(path.join(src, 'bom'), 'without it');
   freezeAtimes(Buffer.from(src));
-  await Repository.init(new LocalTarget(repoDir), password);
+  await init();
 }, 60_000);
 afterAll(() => s?.dispose());
 
@@ -82,17 +77,14 @@ describe('names that are not UTF-8', () => {
   let lifeboatSnapshot: Id;
 
   it('are backed up, none unreadable and none merged with another', async () => {
-    const repo = await Repository.open(new LocalTarget(repoDir), password);
-    try {
+    await withRepository(async (repo) => {
       const res = await backup(repo, { paths: [src] });
       expect(res.errors).toEqual([]);
       expect(res.partial).toBe(false);
       expect(res.summary.files_new).toBe(Object.keys(listing(src)).length);
       lifeboatSnapshot = res.snapshot.id;
       lifeboatTree = await treeOf(repo, res.snapshot.tree, src);
-    } finally {
-      await repo.close();
-    }
+    });
   });
 
   it('restic restores them byte for byte, and its check passes', () => {
@@ -104,17 +96,14 @@ describe('names that are not UTF-8', () => {
 
   it("restic's backup of the same folder gives the same tree, and Lifeboat restores restic's snapshot byte for byte", async () => {
     const out = JSON.parse(ok(restic(['-r', repoDir, 'backup', '--json', src], s.passwordFile), 'restic backup').stdout.trim().split('\n').pop()!) as { snapshot_id: string };
-    const repo = await Repository.open(new LocalTarget(repoDir), password);
-    try {
+    await withRepository(async (repo) => {
       const snap = await repo.findSnapshot(out.snapshot_id);
       expect(await treeOf(repo, snap.tree, src)).toBe(lifeboatTree);
       const target = path.join(s.dir, 'lifeboat-restore');
       const res = await restore(repo, snap, { target });
       expect(res.errors).toEqual([]);
       expect(listing(path.join(target, src))).toEqual(listing(src));
-    } finally {
-      await repo.close();
-    }
+    });
   });
 });
 
@@ -125,8 +114,7 @@ describe('a symlink whose target is not UTF-8', () => {
     writeFileSync(raw(dir, latin1('caf\xe9')), 'pointed at');
     const target = latin1('caf\xe9');
     symlinkSync(target, path.join(dir, 'to-cafe'));
-    const repo = await Repository.open(new LocalTarget(repoDir), password);
-    try {
+    await withRepository(async (repo) => {
       const res = await backup(repo, { paths: [dir] });
       expect(res.errors).toEqual([]);
       const tree = await repo.loadTree(await treeOf(repo, res.snapshot.tree, dir));
@@ -136,9 +124,7 @@ describe('a symlink whose target is not UTF-8', () => {
       expect((await restore(repo, res.snapshot, { target: out })).errors).toEqual([]);
       expect(readlinkSync(path.join(out, dir, 'to-cafe'), { encoding: 'buffer' }).equals(target)).toBe(true);
       expect(readFileSync(path.join(out, dir, 'to-cafe'), 'utf8')).toBe('pointed at');
-    } finally {
-      await repo.close();
-    }
+    });
     ok(restic(['-r', repoDir, 'check', '--read-data'], s.passwordFile), 'restic check');
   });
 });

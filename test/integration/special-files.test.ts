@@ -9,16 +9,16 @@ import { chmodSync, linkSync, lstatSync, mkdirSync, readFileSync, writeFileSync 
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backup } from '../../main/engine/backup.js';
-import { Repository } from '../../main/engine/repository.js';
 import { restore } from '../../main/engine/restore.js';
-import { LocalTarget } from '../../main/engine/targets/local.js';
-import { ok, requireTool, restic, scratch } from '../helpers/tools.js';
+import { repositoryScratch } from '../helpers/repository-scratch.js';
+import { ok, restic } from '../helpers/tools.js';
 
 const asRoot = process.getuid?.() === 0;
-let s: ReturnType<typeof scratch>;
+let s: ReturnType<typeof repositoryScratch>['s'];
 let src: string;
 let repoDir: string;
-let password: string;
+let init: () => Promise<void>;
+let withRepository: ReturnType<typeof repositoryScratch>['withRepository'];
 
 function run(cmd: string, args: string[]): void {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
@@ -26,32 +26,24 @@ function run(cmd: string, args: string[]): void {
 }
 
 beforeAll(async () => {
-  requireTool('restic');
-  requireTool('python3');
-  s = scratch();
-  password = readFileSync(s.passwordFile, 'utf8').trim();
-  src = path.join(s.dir, 'src');
-  repoDir = path.join(s.dir, 'repo');
-  mkdirSync(src);
+  ({ s, src, repoDir, init, withRepository } = repositoryScratch('python3'));
   writeFileSync(path.join(src, 'file.txt'), 'an ordinary file');
   run('mkfifo', [path.join(src, 'queue')]);
   chmodSync(path.join(src, 'queue'), 0o640);
   if (asRoot) run('mknod', [path.join(src, 'null'), 'c', '1', '3']); // the same device as /dev/null
   run('python3', ['-c', 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', path.join(src, 'listener.sock')]);
-  await Repository.init(new LocalTarget(repoDir), password);
+  await init();
 }, 60_000);
 afterAll(() => s?.dispose());
 
 describe('special files', () => {
   it('FIFOs and device nodes are made again with their mode; a socket is left out quietly; from either tool\'s snapshot', async () => {
     if (!asRoot) console.log('special-files: not root, so no device node is made (mknod needs CAP_MKNOD); FIFOs and sockets are still checked');
-    const first = await Repository.open(new LocalTarget(repoDir), password);
-    const res = await backup(first, { paths: [src] }).finally(() => first.close());
+    const res = await withRepository((repo) => backup(repo, { paths: [src] }));
     expect(res.errors).toEqual([]);
     const out = ok(restic(['-r', repoDir, 'backup', '--json', src], s.passwordFile), 'restic backup').stdout.trim().split('\n').pop()!;
     // Opened after restic's backup, so its index has restic's trees too.
-    const repo = await Repository.open(new LocalTarget(repoDir), password);
-    try {
+    await withRepository(async (repo) => {
       for (const [which, id] of [['lifeboat', res.snapshot.id], ['restic', (JSON.parse(out) as { snapshot_id: string }).snapshot_id]] as const) {
         const target = path.join(s.dir, `restore-${which}`);
         const restored = await restore(repo, await repo.findSnapshot(id), { target });
@@ -69,9 +61,7 @@ describe('special files', () => {
         expect(() => lstatSync(at('listener.sock')), which).toThrow(/ENOENT/);
         expect(readFileSync(at('file.txt'), 'utf8'), which).toBe('an ordinary file');
       }
-    } finally {
-      await repo.close();
-    }
+    });
   });
 
   it('a restore into a folder where a FIFO, a device node or another name of an outside file sits at a file\'s place replaces it, never writes through it', async () => {
@@ -79,8 +69,7 @@ describe('special files', () => {
     mkdirSync(files);
     for (const n of ['over-fifo.txt', 'over-device.txt', 'over-hardlink.txt']) writeFileSync(path.join(files, n), `the real ${n}`);
     writeFileSync(path.join(files, 'big-over-fifo.bin'), Buffer.alloc(9 * 1024 * 1024, 5)); // written in parts: created first by the plan
-    const repo = await Repository.open(new LocalTarget(repoDir), password);
-    try {
+    await withRepository(async (repo) => {
       const res = await backup(repo, { paths: [files] });
       expect(res.errors).toEqual([]);
       const target = path.join(s.dir, 'restore-over');
@@ -101,8 +90,6 @@ describe('special files', () => {
       }
       expect(readFileSync(at('big-over-fifo.bin')).equals(readFileSync(path.join(files, 'big-over-fifo.bin')))).toBe(true);
       expect(readFileSync(outside, 'utf8')).toBe('must stay as it is');
-    } finally {
-      await repo.close();
-    }
+    });
   }, 60_000);
 });

@@ -12,18 +12,18 @@ import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backup } from '../../main/engine/backup.js';
-import { Repository } from '../../main/engine/repository.js';
 import { restore } from '../../main/engine/restore.js';
-import { LocalTarget } from '../../main/engine/targets/local.js';
 import type { Id } from '../../shared/repo/types.js';
 import { restoreXattrs } from '../../workers/engine/xattrs.js';
 import { treeOf } from '../helpers/snapshot-trees.js';
-import { ok, requireTool, restic, scratch } from '../helpers/tools.js';
+import { repositoryScratch } from '../helpers/repository-scratch.js';
+import { ok, restic } from '../helpers/tools.js';
 
-let s: ReturnType<typeof scratch>;
+let s: ReturnType<typeof repositoryScratch>['s'];
 let src: string;
 let repoDir: string;
-let password: string;
+let init: () => Promise<void>;
+let withRepository: ReturnType<typeof repositoryScratch>['withRepository'];
 
 /** Runs a Python snippet with `args` as sys.argv[1:]; its stdout. */
 function python(code: string, ...args: string[]): string {
@@ -52,12 +52,7 @@ print(json.dumps(out))`,
 }
 
 beforeAll(async () => {
-  requireTool('restic');
-  requireTool('python3');
-  s = scratch();
-  password = readFileSync(s.passwordFile, 'utf8').trim();
-  src = path.join(s.dir, 'src');
-  repoDir = path.join(s.dir, 'repo');
+  ({ s, src, repoDir, init, withRepository } = repositoryScratch('python3'));
   mkdirSync(path.join(src, 'Finance'), { recursive: true });
   writeFileSync(path.join(src, 'Finance', 'budget.ods'), 'small, written by a worker');
   writeFileSync(path.join(src, 'plain.txt'), 'no attributes at all');
@@ -74,7 +69,7 @@ os.setxattr(os.path.join(src, 'Finance'), 'user.share', b'finance team')
 os.setxattr(os.path.join(src, 'archive.bin'), 'user.checksum', bytes(range(256)))`,
     src,
   );
-  await Repository.init(new LocalTarget(repoDir), password);
+  await init();
 }, 60_000);
 afterAll(() => s?.dispose());
 
@@ -85,8 +80,7 @@ describe('extended attributes', () => {
   it('are recorded in the tree, in the order the file system lists them, never for a symlink', async () => {
     const expected = attributes(src);
     expect(Object.keys(expected).sort()).toEqual(['Finance', 'Finance/budget.ods', 'archive.bin']);
-    const repo = await Repository.open(new LocalTarget(repoDir), password);
-    try {
+    await withRepository(async (repo) => {
       const res = await backup(repo, { paths: [src] });
       expect(res.errors).toEqual([]);
       lifeboatSnapshot = res.snapshot.id;
@@ -100,9 +94,7 @@ describe('extended attributes', () => {
       expect(hex(top.nodes.find((n) => n.name === 'archive.bin'))).toEqual(expected['archive.bin']);
       expect(top.nodes.find((n) => n.name === 'link')!.extended_attributes).toBeUndefined();
       expect(top.nodes.find((n) => n.name === 'plain.txt')!.extended_attributes).toBeUndefined();
-    } finally {
-      await repo.close();
-    }
+    });
   });
 
   it('one that cannot be set is reported by name, and the others are still set', () => {
@@ -126,8 +118,7 @@ describe('extended attributes', () => {
 
   it("restic's backup of the same folder gives the same trees, and Lifeboat restores them from restic's snapshot too", async () => {
     const out = JSON.parse(ok(restic(['-r', repoDir, 'backup', '--json', src], s.passwordFile), 'restic backup').stdout.trim().split('\n').pop()!) as { snapshot_id: string };
-    const repo = await Repository.open(new LocalTarget(repoDir), password);
-    try {
+    await withRepository(async (repo) => {
       const snap = await repo.findSnapshot(out.snapshot_id);
       expect(await treeOf(repo, snap.tree, src)).toBe(lifeboatTree);
       for (const [which, id] of [['lifeboat', lifeboatSnapshot], ['restic', snap.id]] as const) {
@@ -137,8 +128,6 @@ describe('extended attributes', () => {
         expect(attributes(path.join(target, src)), which).toEqual(attributes(src));
         expect(readFileSync(path.join(target, src, 'archive.bin')).equals(readFileSync(path.join(src, 'archive.bin'))), which).toBe(true);
       }
-    } finally {
-      await repo.close();
-    }
+    });
   });
 });

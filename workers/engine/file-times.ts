@@ -1,6 +1,6 @@
 import { futimesSync, lutimesSync } from 'node:fs';
 import { loadNative } from '../crypto/native.js';
-import { systemErrorMessage } from './xattrs.js';
+import { systemErrorMessage } from './errno.js';
 
 /**
  * Sets a restored file's access and modification times to the nanosecond, as

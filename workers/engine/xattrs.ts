@@ -1,6 +1,6 @@
-import { getSystemErrorMap } from 'node:util';
 import type { ExtendedAttribute } from '../../shared/repo/types.js';
 import { loadNative } from '../crypto/native.js';
+import { systemErrorMessage } from './errno.js';
 
 /**
  * Extended attributes on the way in (the native scan's byte layout, see
@@ -22,14 +22,6 @@ export function decodeXattrList(list: Uint8Array): ExtendedAttribute[] {
     at = from + length;
   }
   return out;
-}
-
-/** "ENOTSUP: operation not supported, setxattr 'user.x'": Node's wording for an error with an `errno` from the native addon. */
-export function systemErrorMessage(e: unknown, syscall: string, what: string): string {
-  const errno = (e as { errno?: unknown }).errno;
-  if (typeof errno !== 'number') return (e as Error).message;
-  const [code, text] = getSystemErrorMap().get(-errno) ?? [`errno ${errno}`, 'system error'];
-  return `${code}: ${text}, ${syscall} '${what}'`;
 }
 
 /**
